@@ -1,0 +1,1 @@
+"""The ``securellm`` command: one sub-command group per component."""

@@ -1,0 +1,1 @@
+"""Shared foundation: settings, paths, errors, wire helpers and logging."""

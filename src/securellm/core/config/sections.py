@@ -1,0 +1,168 @@
+"""Settings sections for the gateway: server, audit, providers and aliases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+ProviderKind = Literal[
+    "openai-compatible",
+    "openai",
+    "deepseek",
+    "anthropic",
+    "ollama",
+    "offload",
+    "vllm",
+    "tgi",
+    "llamacpp",
+]
+Dialect = Literal["openai", "anthropic", "ollama"]
+
+
+class Section(BaseModel):
+    """Base for every section: frozen, and unknown keys are errors (typos get caught)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProviderPreset(BaseModel):
+    """What ``kind = "deepseek"`` means when the user writes nothing else."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dialect: Dialect
+    base_url: str
+    api_key_env: str | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+PRESETS: dict[str, ProviderPreset] = {
+    "openai-compatible": ProviderPreset(dialect="openai", base_url="http://127.0.0.1:8080/v1"),
+    "openai": ProviderPreset(
+        dialect="openai",
+        base_url="https://api.openai.com/v1",
+        api_key_env="OPENAI_API_KEY",
+        rpm=3500,
+        tpm=100_000,
+    ),
+    "deepseek": ProviderPreset(
+        dialect="openai",
+        base_url="https://api.deepseek.com/v1",
+        api_key_env="DEEPSEEK_API_KEY",
+        rpm=60,
+        tpm=10_000,
+    ),
+    "anthropic": ProviderPreset(
+        dialect="anthropic",
+        base_url="https://api.anthropic.com",
+        api_key_env="ANTHROPIC_API_KEY",
+        rpm=50,
+        tpm=5_000,
+    ),
+    "ollama": ProviderPreset(
+        dialect="ollama", base_url="http://127.0.0.1:11434", rpm=10_000, tpm=1_000_000
+    ),
+    "offload": ProviderPreset(dialect="openai", base_url="http://127.0.0.1:9000/v1"),
+    "vllm": ProviderPreset(dialect="openai", base_url="http://127.0.0.1:8000/v1"),
+    "tgi": ProviderPreset(dialect="openai", base_url="http://127.0.0.1:8080/v1"),
+    "llamacpp": ProviderPreset(dialect="openai", base_url="http://127.0.0.1:8080/v1"),
+}
+
+
+class GatewaySettings(Section):
+    """``[gateway]``: where the gateway listens and what it stores state in."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8100, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    database_url: str | None = None
+    redis_url: str | None = None
+    master_key: SecretStr | None = None
+    master_key_env: str = "SECURELLM_MASTER_KEY"
+    master_key_file: Path | None = None
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    cors_origins: tuple[str, ...] = ()
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    request_timeout_s: float = Field(default=600.0, gt=0)
+    drain_timeout_s: float = Field(default=30.0, ge=0)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> GatewaySettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file must be set together")
+        return self
+
+
+class AuditSettings(Section):
+    """``[audit]``: the hash-chained JSONL trail."""
+
+    dir: Path | None = None
+    retention_days: int = Field(default=90, ge=1)
+    flush_interval_ms: int = Field(default=200, ge=1, le=60_000)
+    hmac_key: SecretStr | None = None
+    hmac_key_env: str | None = None
+    hmac_key_file: Path | None = None
+
+
+class ProviderSettings(Section):
+    """``[[providers]]``: one upstream API. Kinds other than ``openai-compatible`` are presets."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    kind: ProviderKind = "openai-compatible"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    api_key_env: str | None = None
+    api_key_file: Path | None = None
+    models: tuple[str, ...] | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float = Field(default=600.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(default=256, ge=1)
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @property
+    def preset(self) -> ProviderPreset:
+        return PRESETS[self.kind]
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.preset.dialect
+
+    @property
+    def effective_base_url(self) -> str:
+        return self.base_url or self.preset.base_url
+
+    @property
+    def effective_key_env(self) -> str | None:
+        return self.api_key_env or self.preset.api_key_env
+
+
+class AliasSettings(Section):
+    """``[[aliases]]``: a name that routes to one or more ``provider/model`` targets."""
+
+    name: str = Field(min_length=1, max_length=128)
+    targets: tuple[str, ...] = Field(min_length=1)
+    strategy: Literal["fallback", "weighted", "least-busy", "lowest-latency"] = "fallback"
+    weights: tuple[float, ...] | None = None
+
+    @field_validator("targets")
+    @classmethod
+    def _qualified(cls, targets: tuple[str, ...]) -> tuple[str, ...]:
+        for target in targets:
+            provider, sep, model = target.partition("/")
+            if not sep or not provider or not model:
+                raise ValueError(f"target {target!r} must be written as provider/model")
+        return targets

@@ -1,0 +1,1 @@
+"""Shared test helpers: real servers, free ports and the CI skip/fail rule."""
