@@ -25,7 +25,9 @@ def resolve_secret(
         try:
             text = file_path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise SecretSourceError(f"cannot read secret file {file_path}: {exc.strerror}") from None
+            raise SecretSourceError(
+                f"cannot read secret file {file_path}: {exc.strerror}"
+            ) from None
         if not text:
             raise SecretSourceError(f"secret file {file_path} is empty")
         return SecretStr(text)

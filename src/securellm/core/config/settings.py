@@ -45,9 +45,7 @@ class Settings(BaseModel):
             for target in alias.targets:
                 provider = target.partition("/")[0]
                 if provider not in names:
-                    raise ValueError(
-                        f"alias {alias.name!r} targets unknown provider {provider!r}"
-                    )
+                    raise ValueError(f"alias {alias.name!r} targets unknown provider {provider!r}")
         return self
 
     def provider(self, name: str) -> ProviderSettings | None:

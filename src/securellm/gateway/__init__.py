@@ -1,0 +1,1 @@
+"""The gateway: an OpenAI- and Anthropic-compatible proxy in front of every provider."""

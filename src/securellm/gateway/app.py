@@ -1,0 +1,69 @@
+"""``create_app(settings)``: the gateway's ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from securellm.core.config import Settings, load_settings
+from securellm.core.errors import NotFound, SecureLLMError
+from securellm.gateway.errors import error_response
+from securellm.gateway.routes import admin, health, openai
+from securellm.gateway.state import ProviderFactory, build_state
+from securellm.providers.registry import build_provider
+
+
+def _dialect_of(request: Request) -> str:
+    return "anthropic" if request.url.path.startswith("/v1/messages") else "openai"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        error: SecureLLMError = NotFound(f"no route for {request.method} {request.url.path}")
+    else:
+        error = SecureLLMError(exc.detail)
+        error.status = exc.status_code
+        error.error_type = "invalid_request_error"
+    return error_response(error, "anthropic" if _dialect_of(request) == "anthropic" else "openai")
+
+
+def create_app(
+    settings: Settings, *, provider_factory: ProviderFactory = build_provider
+) -> Starlette:
+    """Build the gateway; nothing is opened until the lifespan starts."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        async with build_state(settings, provider_factory) as state:
+            yield {"gateway": state}
+
+    middleware = []
+    if settings.gateway.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.gateway.cors_origins),
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=["authorization", "content-type", "x-api-key", "anthropic-version"],
+            )
+        )
+    return Starlette(
+        routes=[*health.routes, *openai.routes, *admin.routes],
+        lifespan=lifespan,
+        middleware=middleware,
+        exception_handlers={HTTPException: _http_error},
+    )
+
+
+def app_from_environment() -> Starlette:
+    """Factory for uvicorn workers (``--workers N``): settings from ``SECURELLM_CONFIG``."""
+    return create_app(load_settings())

@@ -1,0 +1,56 @@
+"""Everything known about one request, from arrival to the audit record."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from securellm.gateway.keys import KeyRecord
+from securellm.providers.base import Usage
+
+Outcome = Literal[
+    "ok", "refused", "rate_limited", "failed", "timed_out", "client_gone", "cache_hit"
+]
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex
+
+
+@dataclass
+class RequestContext:
+    """Mutable per-request facts; the audit trail and metrics read it once at the end."""
+
+    endpoint: str
+    dialect: Literal["openai", "anthropic"] = "openai"
+    request_id: str = field(default_factory=new_request_id)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: float = field(default_factory=time.perf_counter)
+    client_ip: str | None = None
+    key: KeyRecord | None = None
+    model: str | None = None
+    provider: str | None = None
+    upstream_model: str | None = None
+    stream: bool = False
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    status: int = 200
+    outcome: Outcome = "ok"
+    error: str | None = None
+    cache_hit: bool = False
+    first_byte_at: float | None = None
+    attempts: int = 0
+    content: dict[str, Any] | None = None
+
+    @property
+    def duration_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000.0
+
+
+class OutcomeSink(Protocol):
+    """Receives each finished request exactly once (audit trail, metrics, spend)."""
+
+    def record(self, ctx: RequestContext) -> None: ...

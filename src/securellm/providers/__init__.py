@@ -1,0 +1,1 @@
+"""One adapter per upstream API family, behind the :class:`Provider` interface."""

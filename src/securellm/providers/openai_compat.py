@@ -1,0 +1,160 @@
+"""OpenAI-dialect upstreams: OpenAI, DeepSeek, llama.cpp, vLLM, TGI, offload.
+
+Same dialect on both sides, so bodies and SSE events are relayed as bytes; only the
+``usage`` object is parsed on the side. For streams the upstream is asked for usage
+(``stream_options.include_usage``) and the usage-only chunk is dropped again when the
+client did not ask for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from securellm.core.config import ProviderSettings
+from securellm.providers.base import Call, Provider, UpstreamResponse, Usage
+from securellm.providers.http import UpstreamClient, event_data, passthrough_headers, sse_events
+
+JSON_HEADERS = {"content-type": "application/json"}
+DISCOVERY_TIMEOUT_S = 5.0
+
+
+def usage_from_openai(data: Any) -> Usage:
+    """Read an OpenAI ``usage`` object; anything malformed counts as zero."""
+    if not isinstance(data, dict):
+        return Usage()
+    details = data.get("prompt_tokens_details") or {}
+    cached = details.get("cached_tokens", 0) if isinstance(details, dict) else 0
+    cached = cached or data.get("prompt_cache_hit_tokens", 0)  # DeepSeek's spelling
+    return Usage(
+        prompt_tokens=_int(data.get("prompt_tokens")),
+        completion_tokens=_int(data.get("completion_tokens")),
+        cached_tokens=_int(cached),
+    )
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def error_event(message: str, error_type: str = "upstream_error") -> bytes:
+    """An SSE event in OpenAI's mid-stream error shape (the SDK raises on it)."""
+    payload = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+class OpenAICompatibleProvider(Provider):
+    """Relays the OpenAI wire format to an OpenAI-compatible upstream."""
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        super().__init__(settings)
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        auth = {"Authorization": f"Bearer {key}"} if key else {}
+        self.client = UpstreamClient(settings, auth)
+
+    async def start(self) -> None:
+        await self.client.start()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def list_models(self) -> list[str]:
+        if self.settings.models is not None:
+            return list(self.settings.models)
+        data = await self.client.get_json("/models", timeout=DISCOVERY_TIMEOUT_S)
+        items = data.get("data", []) if isinstance(data, dict) else []
+        return [str(m["id"]) for m in items if isinstance(m, dict) and "id" in m]
+
+    async def chat(self, call: Call) -> UpstreamResponse:
+        return await self._post("/chat/completions", call)
+
+    async def completions(self, call: Call) -> UpstreamResponse:
+        return await self._post("/completions", call)
+
+    async def embeddings(self, call: Call) -> UpstreamResponse:
+        return await self._post("/embeddings", call)
+
+    async def _post(self, path: str, call: Call) -> UpstreamResponse:
+        body = dict(call.body)
+        body["model"] = call.model
+        forward_usage = True
+        if call.stream:
+            options = body.get("stream_options")
+            options = options if isinstance(options, dict) else {}
+            forward_usage = bool(options.get("include_usage"))
+            body["stream_options"] = {**options, "include_usage": True}
+        response = await self.client.request(
+            "POST", path, body=orjson.dumps(body), headers=JSON_HEADERS
+        )
+        headers = passthrough_headers(response)
+        if not call.stream:
+            raw = await self.client.read_body(response)
+            return UpstreamResponse(body=raw, usage=_usage_of_body(raw), headers=headers)
+        result = UpstreamResponse(media_type="text/event-stream", headers=headers)
+        result.stream = self._relay(
+            response, result, forward_usage=forward_usage, prompt_estimate=_estimate_prompt(body)
+        )
+        return result
+
+    async def _relay(
+        self,
+        response: aiohttp.ClientResponse,
+        result: UpstreamResponse,
+        *,
+        forward_usage: bool,
+        prompt_estimate: int,
+    ) -> AsyncIterator[bytes]:
+        content_events = 0
+        try:
+            async for event in sse_events(response):
+                data = event_data(event)
+                if data == b"[DONE]":
+                    result.complete = True
+                    yield b"data: [DONE]\n\n"
+                    continue
+                usage_only = data is not None and b'"usage"' in data and _take_usage(data, result)
+                if usage_only and not forward_usage:
+                    continue
+                content_events += 1
+                yield event + b"\n\n"
+        except TimeoutError:
+            yield error_event(f"provider {self.name!r} timed out mid-stream", "timeout_error")
+        except aiohttp.ClientError as exc:
+            yield error_event(f"provider {self.name!r} broke the stream: {type(exc).__name__}")
+        finally:
+            response.release()
+            if result.usage.total_tokens == 0:
+                # The upstream sent no usage (llama-cpp-python ignores include_usage): one
+                # content event is one token on the servers we know; the prompt is estimated.
+                result.usage = Usage(
+                    prompt_tokens=prompt_estimate, completion_tokens=max(content_events - 1, 0)
+                )
+
+
+def _estimate_prompt(body: dict[str, Any]) -> int:
+    """About four characters a token: used only when the upstream reports no usage."""
+    text = body.get("messages") or body.get("prompt") or ""
+    return max(1, len(orjson.dumps(text)) // 4)
+
+
+def _usage_of_body(raw: bytes) -> Usage:
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return Usage()
+    return usage_from_openai(parsed.get("usage")) if isinstance(parsed, dict) else Usage()
+
+
+def _take_usage(data: bytes, result: UpstreamResponse) -> bool:
+    """Record usage from a chunk; True when the chunk carried usage and no choices."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(parsed, dict) or not parsed.get("usage"):
+        return False
+    result.usage = usage_from_openai(parsed["usage"])
+    return not parsed.get("choices")
