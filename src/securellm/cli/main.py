@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from securellm import __version__
-from securellm.cli import config_cmd, deploy_cmd, gateway_cmd, mcp_cmd, nix_cmd, offload_cmd
+from securellm.cli import (
+    audit_cmd,
+    config_cmd,
+    deploy_cmd,
+    gateway_cmd,
+    mcp_cmd,
+    nix_cmd,
+    offload_cmd,
+)
 
 app = typer.Typer(
     name="securellm",
@@ -33,6 +41,7 @@ def _root(
 
 config_cmd.register(app)
 gateway_cmd.register(app)
+audit_cmd.register(app)
 offload_cmd.register(app)
 mcp_cmd.register(app)
 nix_cmd.register(app)

@@ -44,6 +44,8 @@ class RequestContext:
     first_byte_at: float | None = None
     attempts: int = 0
     content: dict[str, Any] | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    reservation: Any = None
 
     @property
     def duration_ms(self) -> float:

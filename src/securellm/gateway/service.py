@@ -54,7 +54,8 @@ async def serve(request: Request, endpoint: str, dialect: Dialect, work: Work) -
         return response
     except SecureLLMError as exc:
         ctx.status, ctx.error, ctx.outcome = exc.status, exc.message, outcome_of(exc)
-        return error_response(exc, dialect, {"x-request-id": ctx.request_id})
+        headers = {**ctx.response_headers, "x-request-id": ctx.request_id}
+        return error_response(exc, dialect, headers)
     except Exception:
         log.exception("unhandled error", extra={"request_id": ctx.request_id})
         ctx.status, ctx.error, ctx.outcome = 500, "internal error", "failed"
@@ -84,6 +85,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 def to_response(ctx: RequestContext, state: GatewayState, upstream: UpstreamResponse) -> Response:
     headers = {
         **upstream.headers,
+        **ctx.response_headers,
         "x-request-id": ctx.request_id,
         "x-securellm-provider": ctx.provider or "",
     }

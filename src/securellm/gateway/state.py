@@ -13,12 +13,14 @@ from starlette.requests import Request
 
 from securellm.core.config import ProviderSettings, Settings
 from securellm.core.db import create_engine
+from securellm.gateway.admission import Admission, AdmitAll
 from securellm.gateway.auth import Authenticator
 from securellm.gateway.catalog import Catalog
 from securellm.gateway.context import OutcomeSink, RequestContext
 from securellm.gateway.dispatch import Dispatcher
 from securellm.gateway.keys import KeyStore
 from securellm.gateway.master import ensure_master_key
+from securellm.gateway.security import build_security
 from securellm.providers.base import Provider
 from securellm.providers.registry import build_provider
 
@@ -35,13 +37,18 @@ class GatewayState:
     providers: dict[str, Provider]
     catalog: Catalog
     dispatcher: Dispatcher
+    admission: Admission = field(default_factory=AdmitAll)
     sinks: list[OutcomeSink] = field(default_factory=list)
     readiness_probes: dict[str, Callable[[], object]] = field(default_factory=dict)
     draining: bool = False
     in_flight: int = 0
 
     def finish(self, ctx: RequestContext) -> None:
-        """Hand a finished request to every sink exactly once; a failing sink is logged."""
+        """Settle, then hand a finished request to every sink exactly once (failures logged)."""
+        try:
+            self.admission.settle(ctx)
+        except Exception:
+            log.exception("admission settle failed", extra={"request_id": ctx.request_id})
         for sink in self.sinks:
             try:
                 sink.record(ctx)
@@ -66,17 +73,20 @@ async def build_state(
     await asyncio.gather(*(p.start() for p in providers.values()))
     catalog = Catalog(providers, settings.aliases)
     await catalog.discover()
-    state = GatewayState(
-        settings=settings,
-        engine=engine,
-        keys=keys,
-        auth=Authenticator(keys, ensure_master_key(settings)),
-        providers=providers,
-        catalog=catalog,
-        dispatcher=Dispatcher(),
-    )
     try:
-        yield state
+        async with build_security(settings, engine) as security:
+            yield GatewayState(
+                settings=settings,
+                engine=engine,
+                keys=keys,
+                auth=Authenticator(keys, ensure_master_key(settings)),
+                providers=providers,
+                catalog=catalog,
+                dispatcher=Dispatcher(),
+                admission=security.admission,
+                sinks=list(security.sinks),
+                readiness_probes=dict(security.readiness_probes),
+            )
     finally:
         await asyncio.gather(*(p.close() for p in providers.values()), return_exceptions=True)
         await engine.dispose()

@@ -36,6 +36,7 @@ async def proxy(
     route = await state.catalog.resolve(ctx.model)
     if not ctx.key.allows_model(ctx.model):
         raise PermissionDenied(f"this key may not use model {ctx.model!r}", param="model")
+    await state.admission.admit(ctx, route, body)
     upstream = await state.dispatcher.dispatch(ctx, route, op, body, ctx.stream)
     return to_response(ctx, state, upstream)
 
