@@ -13,6 +13,7 @@ from securellm.cli import (
     mcp_cmd,
     nix_cmd,
     offload_cmd,
+    up_cmd,
 )
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ def _root(
     """securellm."""
 
 
+up_cmd.register(app)
 config_cmd.register(app)
 gateway_cmd.register(app)
 audit_cmd.register(app)

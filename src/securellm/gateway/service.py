@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from securellm.core.errors import (
@@ -56,6 +56,9 @@ async def serve(request: Request, endpoint: str, dialect: Dialect, work: Work) -
         ctx.status, ctx.error, ctx.outcome = exc.status, exc.message, outcome_of(exc)
         headers = {**ctx.response_headers, "x-request-id": ctx.request_id}
         return error_response(exc, dialect, headers)
+    except ClientDisconnect:
+        ctx.status, ctx.error, ctx.outcome = 499, "client disconnected", "client_gone"
+        return Response(status_code=499)
     except Exception:
         log.exception("unhandled error", extra={"request_id": ctx.request_id})
         ctx.status, ctx.error, ctx.outcome = 500, "internal error", "failed"

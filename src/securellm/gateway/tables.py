@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -34,4 +35,47 @@ api_keys = Table(
     Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Spend per key and budget period ("2026-11-21", "2026-11" or "total"): what the settled
+# requests cost, and what the requests in flight have reserved.
+budget_usage = Table(
+    "budget_usage",
+    metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("spent_usd", Float, nullable=False, default=0.0),
+    Column("reserved_usd", Float, nullable=False, default=0.0),
+    Column("requests", Integer, nullable=False, default=0),
+)
+
+# One row per audit record: the index that makes `audit query` and `/admin/spend` fast.
+# The JSONL files stay the tamper-evident source of truth; `stream`/`line` point into them.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("request_id", String(40), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("key_id", String(40), nullable=True),
+    Column("key_name", String(128), nullable=True),
+    Column("client_ip", String(64), nullable=True),
+    Column("endpoint", String(32), nullable=True),
+    Column("provider", String(64), nullable=True),
+    Column("model", String(256), nullable=True),
+    Column("status", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("prompt_tokens", Integer, nullable=False, default=0),
+    Column("completion_tokens", Integer, nullable=False, default=0),
+    Column("total_tokens", Integer, nullable=False, default=0),
+    Column("cost_usd", Float, nullable=False, default=0.0),
+    Column("duration_ms", Float, nullable=False, default=0.0),
+    Column("error", String(512), nullable=True),
+    Column("file", String(128), nullable=True),
+    Column("line", Integer, nullable=True),
+    Index("ix_audit_events_key_ts", "key_id", "ts"),
+    Index("ix_audit_events_ts", "ts"),
+    Index("ix_audit_events_model_ts", "model", "ts"),
+    Index("ix_audit_events_provider_ts", "provider", "ts"),
 )

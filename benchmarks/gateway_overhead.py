@@ -1,0 +1,105 @@
+"""Gateway overhead: direct to a fixed upstream vs through the gateway (virtual key), one run.
+
+    .venv/bin/python benchmarks/gateway_overhead.py [--seconds 10] [--requests 2000]
+
+Prints added p50/p99 latency at 1 connection and requests/s at 32 connections, with the
+gateway on 2 workers. Figures only: nothing here passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.harness import (
+    ROOT,
+    fixed_upstream,
+    free_port,
+    latency,
+    process,
+    table,
+    throughput,
+)
+
+BODY = b'{"model":"%s","messages":[{"role":"user","content":"What is the capital of France?"}]}'
+MASTER = "sk-bench-master-key-0123456789abcdef"
+
+
+def write_config(folder: Path, upstream: str, workers: int, extra: str = "") -> Path:
+    config = folder / "bench.toml"
+    config.write_text(
+        f'data_dir = "{folder}/data"\nlog_dir = "{folder}/log"\n\n'
+        f'[gateway]\nworkers = {workers}\nmaster_key = "{MASTER}"\n{extra}\n'
+        f'[[providers]]\nname = "bench"\nbase_url = "{upstream}"\nmodels = ["fixed"]\n'
+    )
+    return config
+
+
+def create_key(config: Path) -> str:
+    argv = [sys.executable, "-m", "securellm", "keys", "create", "bench", "--config", str(config)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return out.strip().splitlines()[-1]
+
+
+def gateway_argv(config: Path, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "securellm",
+        "gateway",
+        "--config",
+        str(config),
+        "--port",
+        str(port),
+    ]
+
+
+def row(label: str, lat: Latency, tp: Throughput) -> tuple[str, ...]:
+    return (
+        label,
+        f"{lat.p50_ms:.3f}",
+        f"{lat.p99_ms:.3f}",
+        f"{tp.requests_per_s:.0f}",
+        str(tp.errors),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    with fixed_upstream() as upstream, tempfile.TemporaryDirectory() as tmp:
+        config = write_config(Path(tmp), upstream, args.workers)
+        key = create_key(config)
+        port = free_port()
+        gateway = f"http://127.0.0.1:{port}"
+        with process(gateway_argv(config, port), f"{gateway}/health"):
+            direct_url, via_url = f"{upstream}/chat/completions", f"{gateway}/v1/chat/completions"
+            auth = {"Authorization": f"Bearer {key}"}
+            d_lat = latency(direct_url, BODY % b"fixed", {}, args.requests)
+            g_lat = latency(via_url, BODY % b"bench/fixed", auth, args.requests)
+            d_tp = throughput(direct_url, BODY % b"fixed", {}, 32, args.seconds)
+            g_tp = throughput(via_url, BODY % b"bench/fixed", auth, 32, args.seconds)
+    label = f"gateway ({args.workers} workers, virtual key)"
+    rows = [
+        ("path", "p50 ms (1 conn)", "p99 ms (1 conn)", "req/s (32 conns)", "non-2xx"),
+        row("direct upstream", d_lat, d_tp),
+        row(label, g_lat, g_tp),
+    ]
+    print(table(rows))
+    print(
+        f"\nadded latency: p50 {g_lat.p50_ms - d_lat.p50_ms:+.3f} ms, "
+        f"p99 {g_lat.p99_ms - d_lat.p99_ms:+.3f} ms; "
+        f"gateway throughput {g_tp.requests_per_s:.0f} req/s at 32 connections"
+    )
+
+
+if __name__ == "__main__":
+    main()

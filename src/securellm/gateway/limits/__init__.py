@@ -1,0 +1,1 @@
+"""Rate limits (GCRA token buckets, in-process or shared in Redis) and the admission policy."""

@@ -1,0 +1,127 @@
+"""GCRA (the generic cell rate algorithm): a token bucket kept as one timestamp per bucket.
+
+A bucket allows ``limit`` units per minute and at most ``capacity`` units at once from
+rest. It stores the theoretical arrival time (TAT): the moment the bucket would be full
+again. Taking ``cost`` units moves the TAT by ``cost * T`` (``T = 60 s / limit``); the
+request is refused when the new TAT lies more than ``capacity * T`` in the future. The
+Redis script in :mod:`securellm.gateway.limits.redis_backend` runs the same arithmetic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["requests", "tokens"]
+Scope = Literal["key", "provider", "model"]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One limit a request must pass: ``cost`` units out of ``limit`` per minute."""
+
+    key: str
+    limit: int
+    capacity: int
+    cost: int
+    kind: Kind
+    scope: Scope
+
+    @property
+    def interval_ms(self) -> float:
+        return 60_000.0 / self.limit
+
+    @property
+    def tolerance_ms(self) -> float:
+        return self.capacity * self.interval_ms
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """At most ``limit`` requests of one key in flight; ``member`` identifies this one."""
+
+    key: str
+    limit: int
+    member: str
+
+
+@dataclass
+class BucketState:
+    """What a bucket looks like after a decision (for the ``x-ratelimit-*`` headers)."""
+
+    remaining: int
+    reset_ms: float
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    retry_after_ms: float = 0.0
+    denied: Bucket | None = None
+    concurrency_denied: bool = False
+    states: dict[str, BucketState] = field(default_factory=dict)
+
+
+def check(tat: float, now: float, bucket: Bucket) -> tuple[bool, float, float, BucketState]:
+    """One bucket: ``(allowed, new_tat, retry_after_ms, state)`` (pure arithmetic)."""
+    start = max(tat, now)
+    new_tat = start + bucket.cost * bucket.interval_ms
+    excess = new_tat - now - bucket.tolerance_ms
+    if excess > 0:
+        left = int((bucket.tolerance_ms - (start - now)) // bucket.interval_ms)
+        return False, tat, excess, BucketState(max(left, 0), start - now)
+    left = int((bucket.tolerance_ms - (new_tat - now)) // bucket.interval_ms)
+    return True, new_tat, 0.0, BucketState(left, new_tat - now)
+
+
+def adjusted(tat: float, now: float, bucket_interval_ms: float, delta: int) -> float:
+    """The TAT after charging ``delta`` more units (negative: refund), never before ``now``."""
+    return max(max(tat, now) + delta * bucket_interval_ms, now) if delta else tat
+
+
+class MemoryLimiter:
+    """Exact limits inside one process (the default, and the fallback when Redis is down)."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self._tat: dict[str, float] = {}
+        self._flight: dict[str, dict[str, float]] = {}
+
+    @staticmethod
+    def now_ms() -> float:
+        return time.time() * 1000.0
+
+    async def acquire(
+        self, buckets: Sequence[Bucket], concurrency: Concurrency | None, ttl_ms: float
+    ) -> Decision:
+        now = self.now_ms()
+        if concurrency is not None:
+            flight = self._flight.setdefault(concurrency.key, {})
+            for member, since in list(flight.items()):
+                if now - since > ttl_ms:
+                    del flight[member]
+            if len(flight) >= concurrency.limit:
+                return Decision(False, 1000.0, concurrency_denied=True)
+        decision = Decision(True)
+        updates: dict[str, float] = {}
+        for bucket in buckets:
+            ok, new_tat, retry, state = check(self._tat.get(bucket.key, now), now, bucket)
+            decision.states[bucket.key] = state
+            if not ok:
+                return Decision(False, retry, denied=bucket, states=decision.states)
+            updates[bucket.key] = new_tat
+        self._tat.update(updates)
+        if concurrency is not None:
+            self._flight[concurrency.key][concurrency.member] = now
+        return decision
+
+    async def adjust(self, key: str, interval_ms: float, delta: int) -> None:
+        if delta:
+            now = self.now_ms()
+            self._tat[key] = adjusted(self._tat.get(key, now), now, interval_ms, delta)
+
+    async def release(self, concurrency: Concurrency) -> None:
+        self._flight.get(concurrency.key, {}).pop(concurrency.member, None)
