@@ -18,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import (
     ROOT,
+    Latency,
+    Throughput,
     fixed_upstream,
     free_port,
     latency,
