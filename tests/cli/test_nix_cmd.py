@@ -1,0 +1,131 @@
+"""`securellm nix audit|blueprint|rules` through the real CLI app."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from securellm.cli.main import app
+
+FIXTURES = Path(__file__).parents[1] / "nixaudit" / "fixtures"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("cli") / "seed_repo"
+    shutil.copytree(FIXTURES / "seed_repo", target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("cli") / "clean_repo"
+    shutil.copytree(FIXTURES / "clean_repo", target)
+    return target
+
+
+def test_audit_exits_1_when_a_finding_reaches_high(seed: Path) -> None:
+    assert runner.invoke(app, ["nix", "audit", str(seed)]).exit_code == 1
+
+
+def test_audit_exits_0_on_the_clean_twin(clean: Path) -> None:
+    result = runner.invoke(app, ["nix", "audit", str(clean)])
+    assert (result.exit_code, result.stdout) == (0, "17 Nix files scanned: no findings\n")
+
+
+def test_fail_on_critical_ignores_high_findings(seed: Path) -> None:
+    assert runner.invoke(app, ["nix", "audit", str(seed), "--fail-on", "critical"]).exit_code == 0
+
+
+def test_fail_on_never_always_exits_0(seed: Path) -> None:
+    assert runner.invoke(app, ["nix", "audit", str(seed), "--fail-on", "never"]).exit_code == 0
+
+
+def test_json_output_has_the_report_shape(seed: Path) -> None:
+    result = runner.invoke(app, ["nix", "audit", str(seed), "--format", "json"])
+    data = json.loads(result.stdout)
+    assert set(data) == {"path", "files_scanned", "findings", "summary"}
+
+
+def test_sarif_output_is_a_sarif_log(seed: Path) -> None:
+    result = runner.invoke(app, ["nix", "audit", str(seed), "--format", "sarif"])
+    assert json.loads(result.stdout)["version"] == "2.1.0"
+
+
+def test_rule_option_selects_rules(seed: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "nix",
+            "audit",
+            str(seed),
+            "-f",
+            "json",
+            "--rule",
+            "ssh-root-login",
+            "--rule",
+            "parse-error",
+        ],
+    )
+    assert {f["rule_id"] for f in json.loads(result.stdout)["findings"]} == {
+        "ssh-root-login",
+        "parse-error",
+    }
+
+
+def test_min_severity_filters_output(seed: Path) -> None:
+    result = runner.invoke(app, ["nix", "audit", str(seed), "-f", "json", "--min-severity", "high"])
+    assert {f["severity"] for f in json.loads(result.stdout)["findings"]} == {"high"}
+
+
+def test_missing_path_exits_2_with_a_message(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["nix", "audit", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "is not a directory" in " ".join(result.stderr.split())
+
+
+def test_unknown_rule_exits_2(seed: Path) -> None:
+    assert runner.invoke(app, ["nix", "audit", str(seed), "--rule", "nope"]).exit_code == 2
+
+
+def test_bad_severity_exits_2(seed: Path) -> None:
+    assert runner.invoke(app, ["nix", "audit", str(seed), "--fail-on", "urgent"]).exit_code == 2
+
+
+def test_bad_format_exits_2(seed: Path) -> None:
+    assert runner.invoke(app, ["nix", "audit", str(seed), "--format", "xml"]).exit_code == 2
+
+
+def test_blueprint_prints_markdown(clean: Path) -> None:
+    result = runner.invoke(app, ["nix", "blueprint", str(clean)])
+    assert result.stdout.startswith("# NixOS Repository Architecture Blueprint\n")
+
+
+def test_blueprint_output_keeps_manual_notes(clean: Path, tmp_path: Path) -> None:
+    target = tmp_path / "BLUEPRINT.md"
+    assert runner.invoke(app, ["nix", "blueprint", str(clean), "-o", str(target)]).exit_code == 0
+    target.write_text(
+        target.read_text().replace(
+            "<!-- manual:session-notes -->\n", "<!-- manual:session-notes -->\nSession 3: ok\n"
+        )
+    )
+    runner.invoke(app, ["nix", "blueprint", str(clean), "-o", str(target)])
+    assert "Session 3: ok\n<!-- /manual:session-notes -->" in target.read_text()
+
+
+def test_blueprint_of_a_missing_path_leaves_the_output_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "BLUEPRINT.md"
+    target.write_text("notes")
+    result = runner.invoke(app, ["nix", "blueprint", str(tmp_path / "nope"), "-o", str(target)])
+    assert (result.exit_code, target.read_text()) == (2, "notes")
+
+
+def test_rules_lists_every_rule() -> None:
+    result = runner.invoke(app, ["nix", "rules"])
+    assert "clamav-updater-frequency" in result.stdout
+    assert result.exit_code == 0

@@ -1,0 +1,114 @@
+"""duplicate-setting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from securellm.nixaudit import AuditReport
+
+AuditFiles = Callable[..., AuditReport]
+
+RULE = ["duplicate-setting"]
+
+
+def _messages(report: AuditReport) -> list[str]:
+    return [f.message for f in report.findings]
+
+
+def test_seed_conflicting_nix_settings_are_high(seed_report: AuditReport) -> None:
+    found = {
+        f.message.split()[0]: f.severity.value
+        for f in seed_report.findings
+        if f.rule_id == "duplicate-setting"
+    }
+    assert found["nix.settings.max-jobs"] == "high"
+    assert found["nix.settings.connect-timeout"] == "high"
+
+
+def test_seed_reports_which_file_wins_by_priority(seed_report: AuditReport) -> None:
+    root = next(
+        f
+        for f in seed_report.findings
+        if f.rule_id == "duplicate-setting" and "PermitRootLogin" in f.message
+    )
+    assert "modules/services/offload-server.nix:6 wins by priority (mkForce)" in root.message
+
+
+def test_clean_repository_has_no_duplicate(clean_report: AuditReport) -> None:
+    assert not [f for f in clean_report.findings if f.rule_id == "duplicate-setting"]
+
+
+def test_same_value_in_two_files_is_not_a_conflict(audit_files: AuditFiles) -> None:
+    report = audit_files({"a.nix": "x.enable = true;", "b.nix": "x.enable = true;"}, RULE)
+    assert report.findings == []
+
+
+def test_lists_in_two_files_merge_and_are_not_reported(audit_files: AuditFiles) -> None:
+    report = audit_files({"a.nix": "x = [ 1 ];", "b.nix": "x = [ 2 ];"}, RULE)
+    assert report.findings == []
+
+
+def test_mkdefault_base_overridden_elsewhere_is_quiet(audit_files: AuditFiles) -> None:
+    report = audit_files({"a.nix": "x = lib.mkDefault 1;", "b.nix": "x = 2;"}, RULE)
+    assert report.findings == []
+
+
+def test_conflict_under_mkif_is_medium(audit_files: AuditFiles) -> None:
+    report = audit_files({"a.nix": "config = lib.mkIf c { x = 1; };", "b.nix": "x = 2;"}, RULE)
+    assert [f.severity.value for f in report.findings] == ["medium"]
+
+
+def test_mkforce_over_plain_is_low_and_names_the_winner(audit_files: AuditFiles) -> None:
+    report = audit_files({"a.nix": "x = 1;", "b.nix": "x = lib.mkForce 2;"}, RULE)
+    assert [(f.severity.value, f.file) for f in report.findings] == [("low", "b.nix")]
+
+
+def test_two_mkforce_with_different_values_conflict(audit_files: AuditFiles) -> None:
+    report = audit_files({"a.nix": "x = lib.mkForce 1;", "b.nix": "x = lib.mkForce 2;"}, RULE)
+    assert [f.severity.value for f in report.findings] == ["high"]
+
+
+def test_different_hosts_may_set_different_values(audit_files: AuditFiles) -> None:
+    report = audit_files(
+        {
+            "hosts/laptop/configuration.nix": 'networking.hostName = "laptop";',
+            "hosts/desktop/configuration.nix": 'networking.hostName = "desktop";',
+        },
+        RULE,
+    )
+    assert report.findings == []
+
+
+def test_shared_module_conflicting_with_two_hosts_is_reported_per_host(
+    audit_files: AuditFiles,
+) -> None:
+    report = audit_files(
+        {
+            "modules/base.nix": "x = 1;",
+            "hosts/laptop/configuration.nix": "x = 2;",
+            "hosts/desktop/configuration.nix": "x = 3;",
+        },
+        RULE,
+    )
+    assert sorted(f.file for f in report.findings) == [
+        "hosts/desktop/configuration.nix",
+        "hosts/laptop/configuration.nix",
+    ]
+
+
+def test_files_that_are_not_modules_are_not_compared(audit_files: AuditFiles) -> None:
+    flake = '{ description = "a"; outputs = _: { }; }\n'
+    other = '{ description = "b"; inputs = { }; outputs = _: { }; }\n'
+    assert audit_files({"flake.nix": flake, "sub/flake.nix": other}, RULE).findings == []
+
+
+def test_values_of_credential_options_are_redacted(audit_files: AuditFiles) -> None:
+    report = audit_files(
+        {
+            "a.nix": 'users.users.me.hashedPassword = "$6$first";',
+            "b.nix": 'users.users.me.hashedPassword = "$6$second";',
+        },
+        RULE,
+    )
+    assert "$6$" not in report.findings[0].message
+    assert "<redacted>" in report.findings[0].message
