@@ -59,5 +59,7 @@ def test_bad_period_is_a_usage_error(config: Path) -> None:
 
 
 def test_bad_expiry_is_a_usage_error(config: Path) -> None:
-    result = runner.invoke(app, ["keys", "create", "x", "--config", str(config), "--expires", "soon"])
+    result = runner.invoke(
+        app, ["keys", "create", "x", "--config", str(config), "--expires", "soon"]
+    )
     assert result.exit_code == 2

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from securellm.gateway.app import create_app
 from support.asgi_server import serve_app
 from support.fake_openai import FakeOpenAI
 from support.gateway import UPSTREAM_KEY, GatewayFactory, make_settings
-
-from securellm.gateway.app import create_app
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,11 @@ def fake_gateway(
 ) -> Iterator[str]:
     """A gateway with one provider, ``fake``, in front of the faithful OpenAI upstream."""
     url, _ = fake_upstream
-    provider = {"name": "fake", "kind": "openai-compatible", "base_url": url, "api_key": UPSTREAM_KEY}
+    provider = {
+        "name": "fake",
+        "kind": "openai-compatible",
+        "base_url": url,
+        "api_key": UPSTREAM_KEY,
+    }
     with gateway_for([provider]) as base:
         yield base

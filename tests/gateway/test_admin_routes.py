@@ -7,6 +7,7 @@ from typing import Any
 import httpx2 as httpx
 import openai
 import pytest
+
 from support.gateway import MASTER
 
 ADMIN = {"authorization": f"Bearer {MASTER}"}

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+
 from support.fake_openai import FakeOpenAI
 from support.gateway import MASTER, GatewayFactory
 from support.require import free_port
@@ -15,7 +16,9 @@ AUTH = {"authorization": f"Bearer {MASTER}"}
 CHAT = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}]}
 
 
-def post(base: str, body: Any = None, *, raw: bytes | None = None, headers: Any = None) -> httpx.Response:
+def post(
+    base: str, body: Any = None, *, raw: bytes | None = None, headers: Any = None
+) -> httpx.Response:
     return httpx.post(
         f"{base}/v1/chat/completions",
         content=raw,
@@ -45,7 +48,13 @@ def test_json_that_is_not_an_object_is_422(fake_gateway: str) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("messages", "hi"), ("messages", []), ("model", 42), ("stream", "yes"), ("max_tokens", "many")],
+    [
+        ("messages", "hi"),
+        ("messages", []),
+        ("model", 42),
+        ("stream", "yes"),
+        ("max_tokens", "many"),
+    ],
 )
 def test_wrong_types_are_422_naming_the_field(fake_gateway: str, field: str, value: Any) -> None:
     error = assert_openai_error(post(fake_gateway, {**CHAT, field: value}), 422)
@@ -57,7 +66,9 @@ def test_missing_model_is_422(fake_gateway: str) -> None:
     assert assert_openai_error(post(fake_gateway, body), 422)["param"] == "model"
 
 
-def test_body_over_the_limit_is_413(gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI]) -> None:
+def test_body_over_the_limit_is_413(
+    gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI]
+) -> None:
     url, _ = fake_upstream
     provider = {"name": "fake", "base_url": url}
     with gateway_for([provider], gateway={"max_body_bytes": 2048}) as base:
@@ -115,7 +126,9 @@ def test_upstream_down_is_502(down_gateway: str) -> None:
     assert "unreachable" in error["message"]
 
 
-def test_upstream_timeout_is_504(gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI]) -> None:
+def test_upstream_timeout_is_504(
+    gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI]
+) -> None:
     url, _ = fake_upstream
     with gateway_for([{"name": "fake", "base_url": url, "timeout_s": 0.5}]) as base:
         assert_openai_error(post(base, {**CHAT, "model": "fake/slow"}), 504)

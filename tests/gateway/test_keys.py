@@ -55,6 +55,6 @@ async def test_model_patterns_allow_only_matching_models(store: KeyStore) -> Non
 
 async def test_key_past_its_expiry_is_expired(store: KeyStore) -> None:
     past = datetime.now(UTC) - timedelta(minutes=1)
-    record, plaintext = await store.create(NewKey(name="old", expires_at=past))
+    _, plaintext = await store.create(NewKey(name="old", expires_at=past))
     found = await store.by_plaintext(plaintext)
     assert found is not None and found.is_expired()

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
+
 from support.gateway import MASTER, GatewayFactory
 
 MODEL = "local/gemma-3-270m"

@@ -7,6 +7,7 @@ import json
 import httpx2 as httpx
 import openai
 import pytest
+
 from support.fake_openai import TOOL_CALLS, FakeOpenAI
 from support.gateway import MASTER, UPSTREAM_KEY
 
@@ -51,9 +52,7 @@ def test_streamed_tool_call_arguments_reassemble_exactly(client: openai.OpenAI) 
 
 
 def test_stream_hides_usage_chunk_when_client_did_not_ask(client: openai.OpenAI) -> None:
-    chunks = list(
-        client.chat.completions.create(model="fake/echo", messages=ASK, stream=True)
-    )
+    chunks = list(client.chat.completions.create(model="fake/echo", messages=ASK, stream=True))
     assert all(chunk.choices for chunk in chunks)
 
 

@@ -53,7 +53,9 @@ class FakeOpenAI:
         )
 
     async def models(self, _request: Request) -> Response:
-        data = [{"id": m, "object": "model", "created": CREATED, "owned_by": "fake"} for m in MODELS]
+        data = [
+            {"id": m, "object": "model", "created": CREATED, "owned_by": "fake"} for m in MODELS
+        ]
         return _json({"object": "list", "data": data})
 
     async def _record(self, request: Request) -> dict[str, Any]:
@@ -131,7 +133,11 @@ async def _failure(model: str) -> Response | None:
 
 
 def _usage(prompt: int, completion: int) -> dict[str, int]:
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def _last_user_text(body: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ import typer
 from securellm import __version__
 from securellm.cli import (
     audit_cmd,
+    cache_cmd,
     config_cmd,
     deploy_cmd,
     gateway_cmd,
@@ -44,6 +45,7 @@ up_cmd.register(app)
 config_cmd.register(app)
 gateway_cmd.register(app)
 audit_cmd.register(app)
+cache_cmd.register(app)
 offload_cmd.register(app)
 mcp_cmd.register(app)
 nix_cmd.register(app)

@@ -92,9 +92,11 @@ class UpstreamError(SecureLLMError):
         status: int = 502,
         param: str | None = None,
         headers: dict[str, str] | None = None,
+        upstream_status: int | None = None,
     ) -> None:
         super().__init__(message, param=param, headers=headers)
         self.status = status
+        self.upstream_status = upstream_status if upstream_status is not None else status
 
 
 class UpstreamUnavailable(SecureLLMError):

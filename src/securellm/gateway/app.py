@@ -16,7 +16,7 @@ from starlette.responses import Response
 from securellm.core.config import Settings, load_settings
 from securellm.core.errors import NotFound, SecureLLMError
 from securellm.gateway.errors import error_response
-from securellm.gateway.routes import admin, anthropic, audit, health, openai
+from securellm.gateway.routes import admin, anthropic, audit, health, openai, operations
 from securellm.gateway.state import ProviderFactory, build_state
 from securellm.providers.registry import build_provider
 
@@ -57,7 +57,14 @@ def create_app(
             )
         )
     return Starlette(
-        routes=[*health.routes, *openai.routes, *anthropic.routes, *admin.routes, *audit.routes],
+        routes=[
+            *health.routes,
+            *openai.routes,
+            *anthropic.routes,
+            *admin.routes,
+            *audit.routes,
+            *operations.routes,
+        ],
         lifespan=lifespan,
         middleware=middleware,
         exception_handlers={HTTPException: _http_error},

@@ -36,6 +36,7 @@ class Route:
     targets: tuple[Target, ...]
     strategy: str = "fallback"
     weights: tuple[float, ...] | None = None
+    fallback_on: tuple[str, ...] = ()
 
 
 class Catalog:
@@ -76,7 +77,7 @@ class Catalog:
         alias = self.aliases.get(requested)
         if alias is not None:
             targets = tuple([await self._target(t) for t in alias.targets])
-            return Route(requested, targets, alias.strategy, alias.weights)
+            return Route(requested, targets, alias.strategy, alias.weights, alias.fallback_on)
         return Route(requested, (await self._target(requested),))
 
     async def _target(self, name: str) -> Target:

@@ -41,6 +41,7 @@ class RequestContext:
     outcome: Outcome = "ok"
     error: str | None = None
     cache_hit: bool = False
+    no_cache: bool = False
     first_byte_at: float | None = None
     attempts: int = 0
     content: dict[str, Any] | None = None

@@ -45,6 +45,7 @@ async def serve(request: Request, endpoint: str, dialect: Dialect, work: Work) -
         endpoint=endpoint,
         dialect=dialect,
         client_ip=request.client.host if request.client else None,
+        no_cache=_no_cache(request.headers.get("cache-control")),
     )
     state.in_flight += 1
     deferred = False
@@ -68,6 +69,14 @@ async def serve(request: Request, endpoint: str, dialect: Dialect, work: Work) -
         if not deferred:
             state.in_flight -= 1
             state.finish(ctx)
+
+
+def _no_cache(header: str | None) -> bool:
+    """``Cache-Control: no-cache`` or ``no-store`` from the client skips the response cache."""
+    if not header:
+        return False
+    directives = {part.strip().lower() for part in header.split(",")}
+    return bool(directives & {"no-cache", "no-store"})
 
 
 async def read_body(request: Request, limit: int) -> bytes:

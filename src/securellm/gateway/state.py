@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
@@ -15,11 +16,17 @@ from securellm.core.config import ProviderSettings, Settings
 from securellm.core.db import create_engine
 from securellm.gateway.admission import Admission, AdmitAll
 from securellm.gateway.auth import Authenticator
+from securellm.gateway.cache.response_cache import ResponseCache
+from securellm.gateway.cache.store import CacheStore, MemoryStore, RedisStore
 from securellm.gateway.catalog import Catalog
 from securellm.gateway.context import OutcomeSink, RequestContext
 from securellm.gateway.dispatch import Dispatcher
 from securellm.gateway.keys import KeyStore
+from securellm.gateway.lifecycle import install_drain_hook
 from securellm.gateway.master import ensure_master_key
+from securellm.gateway.metrics import Metrics
+from securellm.gateway.redis_client import create_redis
+from securellm.gateway.resilience.breaker import BreakerStore, MemoryBreakers, RedisBreakers
 from securellm.gateway.security import build_security
 from securellm.providers.base import Provider
 from securellm.providers.registry import build_provider
@@ -40,8 +47,14 @@ class GatewayState:
     admission: Admission = field(default_factory=AdmitAll)
     sinks: list[OutcomeSink] = field(default_factory=list)
     readiness_probes: dict[str, Callable[[], object]] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
+    cache: ResponseCache | None = None
     draining: bool = False
     in_flight: int = 0
+
+    def mark_draining(self) -> None:
+        """From here on ``/ready`` answers 503 while in-flight requests finish."""
+        self.draining = True
 
     def finish(self, ctx: RequestContext) -> None:
         """Settle, then hand a finished request to every sink exactly once (failures logged)."""
@@ -73,20 +86,62 @@ async def build_state(
     await asyncio.gather(*(p.start() for p in providers.values()))
     catalog = Catalog(providers, settings.aliases)
     await catalog.discover()
+    redis = create_redis(settings.gateway.redis_url) if settings.gateway.redis_url else None
+    resilience = _resilience(settings, redis)
     try:
         async with build_security(settings, engine) as security:
-            yield GatewayState(
+            state = GatewayState(
                 settings=settings,
                 engine=engine,
                 keys=keys,
                 auth=Authenticator(keys, ensure_master_key(settings)),
                 providers=providers,
                 catalog=catalog,
-                dispatcher=Dispatcher(),
+                dispatcher=resilience.dispatcher,
                 admission=security.admission,
-                sinks=list(security.sinks),
-                readiness_probes=dict(security.readiness_probes),
+                sinks=[*security.sinks, resilience.metrics],
+                readiness_probes={**security.readiness_probes, **resilience.probes},
+                metrics=resilience.metrics,
+                cache=resilience.cache,
             )
+            restore_signals = install_drain_hook(state.mark_draining)
+            try:
+                yield state
+            finally:
+                restore_signals()
+                await resilience.cache.drain()
     finally:
         await asyncio.gather(*(p.close() for p in providers.values()), return_exceptions=True)
+        if redis is not None:
+            await redis.aclose()
         await engine.dispose()
+
+
+@dataclass
+class _Resilience:
+    dispatcher: Dispatcher
+    cache: ResponseCache
+    metrics: Metrics
+    probes: dict[str, Callable[[], object]]
+
+
+def _resilience(settings: Settings, redis: Redis | None) -> _Resilience:
+    """Breakers, cache and metrics: shared through Redis when configured, in-process otherwise."""
+    memory = MemoryStore(settings.cache.max_entries, settings.cache.ttl_s)
+    use_redis = redis is not None and settings.cache.backend != "memory"
+    store: CacheStore = RedisStore(redis, settings.cache.ttl_s, memory) if use_redis else memory
+    breakers: BreakerStore = RedisBreakers(redis) if redis is not None else MemoryBreakers()
+    cache = ResponseCache(settings.cache, store)
+    metrics = Metrics(circuits=breakers.snapshot)
+    dispatcher = Dispatcher(
+        request_timeout_s=settings.gateway.request_timeout_s,
+        breakers=breakers,
+        cache=cache,
+        on_retry=metrics.retry,
+    )
+
+    def circuits() -> object:
+        return {name: str(state) for name, state in breakers.snapshot().items()}
+
+    probes: dict[str, Callable[[], object]] = {"circuits": circuits, "cache": cache.describe}
+    return _Resilience(dispatcher, cache, metrics, probes)

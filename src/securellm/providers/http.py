@@ -18,6 +18,7 @@ from securellm.core.errors import (
 )
 
 _PASS_HEADERS = ("retry-after", "x-request-id", "request-id")
+OVERLOADED = 529
 
 
 class UpstreamClient:
@@ -126,10 +127,12 @@ async def error_from_response(provider: str, response: aiohttp.ClientResponse) -
         return RateLimited(text, headers=headers)
     if status in (408, 504):
         return UpstreamTimeout(text, headers=headers)
+    if status == OVERLOADED:  # Anthropic's "overloaded": kept, so clients retry as documented
+        return UpstreamError(text, status=OVERLOADED, headers=headers)
     if 400 <= status < 500 and status not in (401, 403):
         return UpstreamError(text, status=status, headers=headers)
     # 401/403 from upstream mean *our* credentials are wrong: a gateway-side fault, 502.
-    return UpstreamError(text, status=502, headers=headers)
+    return UpstreamError(text, status=502, headers=headers, upstream_status=status)
 
 
 def _upstream_message(raw: bytes) -> str:
@@ -166,3 +169,11 @@ def event_data(event: bytes) -> bytes | None:
     if not parts:
         return None
     return b"\n".join(parts)
+
+
+async def ndjson_lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """Yield each non-empty line of a newline-delimited JSON stream (Ollama's streams)."""
+    async for raw_line in response.content:
+        line = raw_line.strip()
+        if line:
+            yield line

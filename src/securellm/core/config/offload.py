@@ -11,14 +11,13 @@ from securellm.core.config.sections import Section
 
 CacheType = Literal["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"]
 
-# llama-cpp-python's OpenAI-compatible server, started through a thin launcher that can turn
-# off llama.cpp's weight repacking (its AMX path crashes on some CPUs). Users with a real
+# llama-cpp-python's OpenAI-compatible server, started through a thin launcher that adds the
+# project's chat formats and can turn off weight repacking (``--no-repack``). Users with a real
 # ``llama-server`` binary replace this list (see docs/offload.md).
 DEFAULT_LLAMACPP_COMMAND: tuple[str, ...] = (
     "{python}",
     "-m",
     "securellm.offload.backends.pyserver",
-    "--no-repack",
     "--model",
     "{model}",
     "--host",
@@ -42,6 +41,7 @@ class ModelPolicy(Section):
     ttl_s: float | None = Field(default=None, gt=0)
     ctx: int | None = Field(default=None, ge=128)
     ngl: int | None = Field(default=None, ge=0)
+    extra_args: tuple[str, ...] = ()
 
 
 class RemoteBackend(Section):

@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from securellm.core.config.base import Section
+from securellm.core.config.resilience import BreakerSettings, RetrySettings
+
 ProviderKind = Literal[
     "openai-compatible",
     "openai",
@@ -21,10 +24,7 @@ ProviderKind = Literal[
 Dialect = Literal["openai", "anthropic", "ollama"]
 
 
-class Section(BaseModel):
-    """Base for every section: frozen, and unknown keys are errors (typos get caught)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+__all__ = ["Section"]
 
 
 class ProviderPreset(BaseModel):
@@ -72,6 +72,21 @@ PRESETS: dict[str, ProviderPreset] = {
 }
 
 
+class ModelPrice(Section):
+    """USD per 1M tokens for one model (``[gateway.prices."provider/model"]``)."""
+
+    input: float = Field(ge=0)
+    output: float = Field(default=0.0, ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+
+
+class ModelLimit(Section):
+    """Per-model limits (``[gateway.model_limits."provider/model"]``, globs allowed)."""
+
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+
+
 class GatewaySettings(Section):
     """``[gateway]``: where the gateway listens and what it stores state in."""
 
@@ -90,6 +105,11 @@ class GatewaySettings(Section):
     tls_key_file: Path | None = None
     request_timeout_s: float = Field(default=600.0, gt=0)
     drain_timeout_s: float = Field(default=30.0, ge=0)
+    limits_enabled: bool = True
+    burst_ratio: float = Field(default=1.0, gt=0, le=100)
+    estimate_output_tokens: int = Field(default=256, ge=1)
+    model_limits: dict[str, ModelLimit] = Field(default_factory=dict)
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> GatewaySettings:
@@ -107,6 +127,9 @@ class AuditSettings(Section):
     hmac_key: SecretStr | None = None
     hmac_key_env: str | None = None
     hmac_key_file: Path | None = None
+    enabled: bool = True
+    index_in_db: bool = True
+    fsync: bool = False
 
 
 class ProviderSettings(Section):
@@ -123,8 +146,11 @@ class ProviderSettings(Section):
     timeout_s: float = Field(default=600.0, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_connections: int = Field(default=256, ge=1)
+    retry: RetrySettings = RetrySettings()
+    breaker: BreakerSettings = BreakerSettings()
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
+    burst: int | None = Field(default=None, ge=1)
 
     @field_validator("base_url")
     @classmethod
@@ -157,6 +183,7 @@ class AliasSettings(Section):
     targets: tuple[str, ...] = Field(min_length=1)
     strategy: Literal["fallback", "weighted", "least-busy", "lowest-latency"] = "fallback"
     weights: tuple[float, ...] | None = None
+    fallback_on: tuple[Literal["context_window", "content_policy"], ...] = ()
 
     @field_validator("targets")
     @classmethod

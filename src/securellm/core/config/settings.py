@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from securellm.core.config.mcp import McpSettings
 from securellm.core.config.offload import OffloadSettings
+from securellm.core.config.resilience import CacheSettings
 from securellm.core.config.sections import (
     AliasSettings,
     AuditSettings,
@@ -29,6 +30,7 @@ class Settings(BaseModel):
     audit: AuditSettings = AuditSettings()
     providers: tuple[ProviderSettings, ...] = ()
     aliases: tuple[AliasSettings, ...] = ()
+    cache: CacheSettings = CacheSettings()
     offload: OffloadSettings = OffloadSettings()
     mcp: McpSettings = McpSettings()
 

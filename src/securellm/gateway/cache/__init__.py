@@ -1,0 +1,1 @@
+"""Exact-match response cache: key normalisation, stores (memory, Redis), replay."""

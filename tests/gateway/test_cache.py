@@ -1,0 +1,114 @@
+"""The response cache: identical answers with no upstream call, replayed streams, opt-outs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+
+from support.asgi_server import serve_app
+from support.faulty_upstream import FaultyUpstream
+from support.gateway import MASTER, GatewayFactory
+
+AUTH = {"authorization": f"Bearer {MASTER}"}
+ASK = [{"role": "user", "content": "hi"}]
+
+
+@pytest.fixture
+def upstream() -> Iterator[tuple[str, FaultyUpstream]]:
+    faulty = FaultyUpstream()
+    with serve_app(faulty.app()) as url:
+        yield f"{url}/v1", faulty
+
+
+@pytest.fixture
+def base(gateway_for: GatewayFactory, upstream: tuple[str, FaultyUpstream]) -> Iterator[str]:
+    with gateway_for([{"name": "up", "base_url": upstream[0]}]) as url:
+        yield url
+
+
+def chat(base: str, headers: dict[str, str] | None = None, **extra: Any) -> httpx.Response:
+    body = {"model": "up/echo", "messages": ASK, **extra}
+    return httpx.post(f"{base}/v1/chat/completions", json=body, headers=headers or AUTH)
+
+
+def stream(base: str, **extra: Any) -> bytes:
+    body = {"model": "up/echo", "messages": ASK, "stream": True, **extra}
+    with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, headers=AUTH) as r:
+        return b"".join(r.iter_bytes())
+
+
+def test_a_repeated_request_is_answered_from_cache_without_calling_upstream(
+    base: str, upstream: tuple[str, FaultyUpstream]
+) -> None:
+    first, second = chat(base), chat(base)
+    assert second.content == first.content
+    assert upstream[1].calls["echo"] == 1
+
+
+def test_key_order_and_user_field_do_not_change_the_cache_key(
+    base: str, upstream: tuple[str, FaultyUpstream]
+) -> None:
+    chat(base, temperature=0, max_tokens=5, user="alice")
+    chat(base, max_tokens=5, temperature=0, user="bob")
+    assert upstream[1].calls["echo"] == 1
+
+
+def test_different_sampling_parameters_are_different_entries(
+    base: str, upstream: tuple[str, FaultyUpstream]
+) -> None:
+    chat(base, temperature=0)
+    chat(base, temperature=1)
+    assert upstream[1].calls["echo"] == 2
+
+
+def test_a_streamed_request_is_replayed_as_the_same_stream(
+    base: str, upstream: tuple[str, FaultyUpstream]
+) -> None:
+    first, second = stream(base), stream(base)
+    assert second == first
+    assert second.endswith(b"data: [DONE]\n\n")
+    assert upstream[1].calls["echo"] == 1
+
+
+def test_cache_control_no_cache_skips_the_cache(
+    base: str, upstream: tuple[str, FaultyUpstream]
+) -> None:
+    chat(base)
+    chat(base, headers={**AUTH, "cache-control": "no-cache"})
+    assert upstream[1].calls["echo"] == 2
+
+
+def test_a_key_with_cache_disabled_never_uses_it(
+    base: str, upstream: tuple[str, FaultyUpstream]
+) -> None:
+    created = httpx.post(
+        f"{base}/admin/keys", json={"name": "nocache", "cache_enabled": False}, headers=AUTH
+    ).json()
+    headers = {"authorization": f"Bearer {created['key']}"}
+    chat(base, headers=headers)
+    chat(base, headers=headers)
+    assert upstream[1].calls["echo"] == 2
+
+
+def test_errors_are_not_cached(base: str, upstream: tuple[str, FaultyUpstream]) -> None:
+    upstream[1].script("echo", ["context"])
+    assert chat(base).status_code == 400
+    assert chat(base).status_code == 200
+
+
+def test_hits_show_in_stats_and_metrics_and_clear_empties_the_cache(base: str) -> None:
+    chat(base)
+    chat(base)
+    stats = httpx.get(f"{base}/admin/cache", headers=AUTH).json()
+    metrics = httpx.get(f"{base}/metrics").text
+    assert (stats["hits"], stats["misses"], stats["entries"]) == (1, 1, 1)
+    assert "securellm_cache_hits_total 1.0" in metrics
+    cleared = httpx.delete(f"{base}/admin/cache", headers=AUTH).json()
+    assert cleared == {"cleared": 1}
+
+
+def test_cache_admin_needs_the_master_key(base: str) -> None:
+    assert httpx.get(f"{base}/admin/cache").status_code == 401
