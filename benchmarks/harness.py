@@ -101,15 +101,33 @@ class Throughput:
 
 
 def throughput(
-    url: str, body: bytes, headers: dict[str, str], connections: int, seconds: int
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    connections: int,
+    seconds: int,
+    *,
+    unique: bool = False,
 ) -> Throughput:
-    """Requests/s at ``connections`` concurrent keep-alive connections, measured with wrk."""
+    """Requests/s at ``connections`` concurrent keep-alive connections, measured with wrk.
+
+    With ``unique``, every request replaces ``UNIQUE`` in the body with a counter, so a
+    response cache never hits.
+    """
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is needed for throughput figures: apt-get install wrk")
     lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body.decode())}"]
     lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
     lines.append('wrk.headers["Content-Type"] = "application/json"')
+    if unique:
+        lines += [
+            "local n = 0",
+            "request = function()",
+            "  n = n + 1",
+            '  return wrk.format(nil, nil, nil, string.gsub(wrk.body, "UNIQUE", tostring(n)))',
+            "end",
+        ]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write("\n".join(lines) + "\n")
     argv = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url]
