@@ -114,7 +114,11 @@ def up(config: ConfigOption = None) -> None:
 
     from securellm.gateway.app import create_app
 
+    from securellm.core.logging import configure_logging
+    from securellm.gateway.audit.redact import redact
+
     settings = settings_or_exit(config)
+    configure_logging(redact=redact, level="WARNING")
     ensure_master_key(settings)
     with local_model(settings):
         out_console.print(_banner(settings), highlight=False, soft_wrap=True)

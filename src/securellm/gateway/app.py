@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from securellm.core.config import Settings, load_settings
 from securellm.core.errors import NotFound, SecureLLMError
+from securellm.core.logging import configure_logging
 from securellm.gateway.errors import error_response
 from securellm.gateway.routes import admin, anthropic, audit, health, openai, operations
 from securellm.gateway.state import ProviderFactory, build_state
@@ -73,4 +74,7 @@ def create_app(
 
 def app_from_environment() -> Starlette:
     """Factory for uvicorn workers (``--workers N``): settings from ``SECURELLM_CONFIG``."""
+    from securellm.gateway.audit.redact import redact
+
+    configure_logging(redact=redact)
     return create_app(load_settings())

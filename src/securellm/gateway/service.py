@@ -19,6 +19,7 @@ from securellm.core.errors import (
     SecureLLMError,
     UpstreamTimeout,
 )
+from securellm.core.logging import request_id_var
 from securellm.gateway.context import Outcome, RequestContext
 from securellm.gateway.errors import Dialect, error_response
 from securellm.gateway.state import GatewayState, gateway_state
@@ -47,6 +48,7 @@ async def serve(request: Request, endpoint: str, dialect: Dialect, work: Work) -
         client_ip=request.client.host if request.client else None,
         no_cache=_no_cache(request.headers.get("cache-control")),
     )
+    request_id_var.set(ctx.request_id)
     state.in_flight += 1
     deferred = False
     try:
