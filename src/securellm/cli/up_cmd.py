@@ -112,9 +112,8 @@ def up(config: ConfigOption = None) -> None:
     """Start the bundled local model and the gateway in front of it (Ctrl-C stops both)."""
     import uvicorn
 
-    from securellm.gateway.app import create_app
-
     from securellm.core.logging import configure_logging
+    from securellm.gateway.app import create_app
     from securellm.gateway.audit.redact import redact
 
     settings = settings_or_exit(config)
