@@ -120,7 +120,7 @@ async def cold_start_s(model_path: Path) -> float:
     """The same server command offload uses, started by hand: spawn -> health -> first token."""
     port = free_port()
     argv = [
-        sys.executable, "-m", "securellm.offload.backends.pyserver", "--model", str(model_path),
+        sys.executable, "-m", "securellm.localmodel", "--model", str(model_path),
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--n_gpu_layers", "999",
     ]  # fmt: skip
     started = time.perf_counter()

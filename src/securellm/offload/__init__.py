@@ -1,0 +1,1 @@
+"""offload: the VRAM-aware local model manager (registry, estimator, scheduler, API)."""

@@ -1,0 +1,80 @@
+"""The exceptions offload raises inside, each rendered once into the OpenAI error shape."""
+
+from __future__ import annotations
+
+
+class OffloadError(Exception):
+    """Base class: ``status`` is the HTTP status, ``code`` the OpenAI error code."""
+
+    status = 500
+    code = "offload_error"
+    type = "server_error"
+
+
+class BadRequest(OffloadError):
+    status = 400
+    code = "invalid_request"
+    type = "invalid_request_error"
+
+
+class ModelNotFound(OffloadError):
+    status = 404
+    code = "model_not_found"
+    type = "invalid_request_error"
+
+
+class ModelUnusable(OffloadError):
+    status = 422
+    code = "model_unusable"
+    type = "invalid_request_error"
+
+
+class Conflict(OffloadError):
+    """The request cannot run in the current mode (build mode)."""
+
+    status = 409
+    code = "gpu_build_mode"
+    type = "invalid_request_error"
+
+
+class InsufficientVram(OffloadError):
+    """The model can never fit, even with every other model unloaded (HTTP 507)."""
+
+    status = 507
+    code = "insufficient_vram"
+    type = "server_error"
+
+
+class VramBusy(OffloadError):
+    """The model could fit, but busy or pinned models hold the memory right now."""
+
+    status = 503
+    code = "vram_busy"
+    type = "server_error"
+
+
+class BackendError(OffloadError):
+    """A model server failed to start, died, or answered with garbage."""
+
+    status = 502
+    code = "backend_error"
+    type = "server_error"
+
+
+class LoadTimeout(BackendError):
+    status = 504
+    code = "load_timeout"
+
+
+class GpuError(OffloadError):
+    """No GPU reader works (NVML missing, nvidia-smi absent or unparsable)."""
+
+    code = "gpu_unavailable"
+
+
+class ModePermissionError(OffloadError):
+    """systemctl refused to stop or start a unit for lack of privileges."""
+
+    status = 403
+    code = "permission_denied"
+    type = "permission_error"

@@ -1,0 +1,151 @@
+"""Everything one offload instance holds, built once from the settings (no module globals)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from securellm.core.config import OffloadSettings, Settings
+from securellm.core.config.offload import DEFAULT_LLAMACPP_COMMAND
+from securellm.offload.backends.base import ModelServer
+from securellm.offload.backends.llamacpp import LlamaCppServer, render_command
+from securellm.offload.backends.ollama import OllamaServer
+from securellm.offload.backends.ports import PortAllocator
+from securellm.offload.bundled import bundled_model_path
+from securellm.offload.discovery import Candidate, discover
+from securellm.offload.errors import BackendError
+from securellm.offload.estimate import LoadParams
+from securellm.offload.gpu import VramMonitor, build_reader
+from securellm.offload.metrics import Metrics
+from securellm.offload.modes import ModeManager
+from securellm.offload.registry import ModelRecord, Registry, ScanReport
+from securellm.offload.scheduler import Scheduler
+
+
+def registry_path(settings: Settings) -> Path:
+    return settings.offload.registry_path or settings.data_dir / "offload" / "registry.db"
+
+
+def candidates(settings: OffloadSettings) -> list[Candidate]:
+    """Discovery over the configured folders, plus the bundled Gemma folder when installed."""
+    dirs = list(settings.model_dirs)
+    if settings.include_bundled:
+        bundled = bundled_model_path()
+        if bundled is not None and bundled.parent not in dirs:
+            dirs.append(bundled.parent)
+    return discover(tuple(dirs), settings.ollama_dir, settings.huggingface_dir)
+
+
+def scan(
+    settings: OffloadSettings, registry: Registry, progress: Callable[..., None] | None = None
+) -> ScanReport:
+    """Discover and (re)read changed files; blocking, so call it from a worker thread."""
+    return registry.scan(candidates(settings), progress)
+
+
+class ProcessFactory:
+    """Makes llama.cpp processes (or Ollama handles for Ollama models when configured)."""
+
+    def __init__(self, settings: OffloadSettings, session: aiohttp.ClientSession, log_dir: Path):
+        self._settings = settings
+        self._session = session
+        self._log_dir = log_dir
+        self._ports = PortAllocator(*settings.port_range)
+
+    def create(self, record: ModelRecord, params: LoadParams) -> ModelServer:
+        if record.format == "ollama" and self._settings.ollama_url:
+            return OllamaServer(record.id, record.id, self._settings.ollama_url, self._session)
+        try:
+            port = self._ports.take()
+        except OSError as exc:
+            raise BackendError(str(exc)) from exc
+        values = {
+            "python": sys.executable,
+            "model": str(record.path),
+            "port": str(port),
+            "ctx": str(params.ctx),
+            "ngl": str(params.ngl),
+        }
+        safe_name = record.id.replace("/", "_").replace(":", "_")
+        argv = render_command(self._settings.llamacpp_command, values)
+        argv.extend(self._extra_args(record))
+        return LlamaCppServer(
+            record.id,
+            argv,
+            port,
+            self._log_dir / f"{safe_name}.log",
+            self._session,
+            health_path=self._settings.health_path,
+            load_timeout_s=self._settings.load_timeout_s,
+            stop_timeout_s=self._settings.stop_timeout_s,
+        )
+
+    def _extra_args(self, record: ModelRecord) -> list[str]:
+        extra = list(self._settings.policy(record.id).extra_args)
+        if not extra and self._settings.llamacpp_command == DEFAULT_LLAMACPP_COMMAND:
+            bundled = bundled_model_path() if self._settings.include_bundled else None
+            if bundled is not None and record.path == bundled:
+                # the packaged Gemma is a base model: a plain dialogue prompt answers best
+                extra = ["--chat_format", "transcript"]
+        return extra
+
+    def release(self, server: ModelServer) -> None:
+        if isinstance(server, LlamaCppServer):
+            self._ports.give_back(server.port)
+
+
+@dataclass
+class OffloadService:
+    """The registry, GPU monitor, scheduler, mode manager and HTTP session of one instance."""
+
+    settings: Settings
+    registry: Registry
+    monitor: VramMonitor
+    scheduler: Scheduler
+    modes: ModeManager
+    metrics: Metrics
+    session: aiohttp.ClientSession
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    scan_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    def create(cls, settings: Settings) -> OffloadService:
+        """Build the service; call inside a running event loop (it opens an HTTP session)."""
+        config = settings.offload
+        registry = Registry(registry_path(settings))
+        monitor = VramMonitor(build_reader(config), ttl_s=config.vram_cache_ms / 1000)
+        metrics = Metrics()
+        session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+            connector=aiohttp.TCPConnector(limit=256),
+        )
+        factory = ProcessFactory(config, session, settings.log_dir / "offload")
+        scheduler = Scheduler(config, registry, monitor, factory, metrics)
+        modes = ModeManager(config, monitor, scheduler)
+        return cls(settings, registry, monitor, scheduler, modes, metrics, session)
+
+    async def scan(self) -> ScanReport:
+        async with self.scan_lock:  # one scan at a time; a second caller waits for its own
+            return await asyncio.to_thread(scan, self.settings.offload, self.registry)
+
+    def start_background(self) -> None:
+        config = self.settings.offload
+        ttls = [config.idle_ttl_s, *(m.ttl_s for m in config.models if m.ttl_s)]
+        interval = max(0.05, min(1.0, min(ttls) / 4))
+        reaper = self.scheduler.run_reaper(interval)
+        self.tasks.append(asyncio.create_task(reaper, name="idle reaper"))
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.scheduler.unload_all()
+        await self.session.close()
+        self.registry.close()

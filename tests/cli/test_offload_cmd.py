@@ -1,0 +1,148 @@
+"""``securellm models ...``, ``securellm gpu ...`` and ``securellm offload --help``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gguf import GGUFWriter
+from typer.testing import CliRunner
+
+from securellm.cli.main import app
+from support.require import free_port
+
+runner = CliRunner()
+
+
+def _tiny(path: Path) -> None:
+    writer = GGUFWriter(path, "llama")
+    writer.add_block_count(1)
+    writer.add_embedding_length(8)
+    writer.add_head_count(2)
+    writer.add_head_count_kv(1)
+    writer.add_context_length(1024)
+    writer.add_tensor("blk.0.attn_q.weight", np.zeros((8, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    models = tmp_path / "models"
+    models.mkdir()
+    _tiny(models / "tiny-llama-Q4_K_M.gguf")
+    (models / "broken.gguf").write_bytes(b"nope")
+    path = tmp_path / "offload.toml"
+    path.write_text(
+        f"""
+data_dir = "{tmp_path / "data"}"
+state_dir = "{tmp_path / "state"}"
+log_dir = "{tmp_path / "log"}"
+[offload]
+port = {free_port()}
+model_dirs = ["{models}"]
+ollama_dir = "{tmp_path / "none"}"
+huggingface_dir = "{tmp_path / "none"}"
+include_bundled = false
+gpu = "simulated"
+simulated_vram_mib = 3000
+build_mode_wait_s = 0
+"""
+    )
+    return path
+
+
+def _fake_systemctl(folder: Path, body: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder.mkdir()
+    script = folder / "systemctl"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+
+
+def test_models_scan_reports_added_and_unusable(config: Path) -> None:
+    result = runner.invoke(app, ["models", "scan", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "added 2" in result.output
+    assert "unusable 1" in result.output
+
+
+def test_models_list_json_has_ids_and_reasons(config: Path) -> None:
+    runner.invoke(app, ["models", "scan", "--config", str(config)])
+    result = runner.invoke(app, ["models", "list", "--json", "--config", str(config)])
+    rows = {row["id"]: row for row in json.loads(result.output)["data"]}
+    assert rows["tiny-llama"]["usable"] is True
+    assert rows["broken"]["usable"] is False
+    assert rows["broken"]["reason"]
+
+
+def test_models_list_table_shows_the_estimate(config: Path) -> None:
+    runner.invoke(app, ["models", "scan", "--config", str(config)])
+    result = runner.invoke(app, ["models", "list", "--config", str(config)])
+    assert "tiny-llama" in result.output
+    assert "MiB" in result.output
+
+
+def test_models_show_prints_the_buffer_estimate(config: Path) -> None:
+    runner.invoke(app, ["models", "scan", "--config", str(config)])
+    result = runner.invoke(app, ["models", "show", "tiny-llama", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "weights" in result.output
+    assert "measured" in result.output
+
+
+def test_models_show_unknown_model_fails_clearly(config: Path) -> None:
+    result = runner.invoke(app, ["models", "show", "ghost", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "not in the registry" in result.output
+
+
+def test_gpu_status_reads_the_simulated_gpu(config: Path) -> None:
+    result = runner.invoke(app, ["gpu", "status", "--json", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["source"] == "simulated"
+    assert body["gpus"][0]["total_mib"] == 3000
+
+
+def test_gpu_mode_build_stops_units_when_offload_is_not_running(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_systemctl(tmp_path / "bin", f'echo "$@" >> {tmp_path / "argv.log"}\n', monkeypatch)
+    result = runner.invoke(app, ["gpu", "mode", "build", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "mode: build" in result.output
+    assert (tmp_path / "argv.log").read_text().splitlines() == [
+        "stop llamacpp.service",
+        "stop ollama.service",
+    ]
+
+
+def test_gpu_mode_without_permission_fails_clearly(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_systemctl(tmp_path / "bin", 'echo "Access denied" >&2\nexit 4\n', monkeypatch)
+    result = runner.invoke(app, ["gpu", "mode", "build", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "not allowed to stop llamacpp.service" in result.output
+
+
+def test_gpu_mode_rejects_an_unknown_mode(config: Path) -> None:
+    result = runner.invoke(app, ["gpu", "mode", "turbo", "--config", str(config)])
+    assert result.exit_code == 2
+
+
+def test_gpu_mode_without_argument_shows_the_mode(config: Path) -> None:
+    result = runner.invoke(app, ["gpu", "mode", "--config", str(config)])
+    assert "mode: local" in result.output
+
+
+def test_offload_command_has_host_and_port_options() -> None:
+    result = runner.invoke(app, ["offload", "--help"])
+    assert result.exit_code == 0
+    assert "--port" in result.output
+    assert "--host" in result.output
