@@ -17,6 +17,7 @@ import orjson
 from securellm.core.config import ProviderSettings
 from securellm.providers.base import Call, Provider, UpstreamResponse, Usage
 from securellm.providers.http import UpstreamClient, event_data, passthrough_headers, sse_events
+from securellm.providers.translate.bridge import messages_via_chat
 
 JSON_HEADERS = {"content-type": "application/json"}
 DISCOVERY_TIMEOUT_S = 5.0
@@ -76,6 +77,10 @@ class OpenAICompatibleProvider(Provider):
 
     async def embeddings(self, call: Call) -> UpstreamResponse:
         return await self._post("/embeddings", call)
+
+    async def messages(self, call: Call) -> UpstreamResponse:
+        """Anthropic clients: translated to chat and back (streams included)."""
+        return await messages_via_chat(self.chat, call)
 
     async def _post(self, path: str, call: Call) -> UpstreamResponse:
         body = dict(call.body)

@@ -1,0 +1,77 @@
+"""Serve the Anthropic Messages API from any provider that speaks OpenAI chat.
+
+``messages_via_chat`` translates the request, calls the provider's own ``chat`` (so the
+upstream is asked for stream usage the usual way), and translates the reply or the
+stream of chunks back into Anthropic's shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from securellm.core.errors import UpstreamError
+from securellm.providers.base import Call, UpstreamResponse
+from securellm.providers.http import event_data
+from securellm.providers.translate.from_anthropic import completion_to_message, messages_to_chat
+from securellm.providers.translate.stream_to_anthropic import OpenAIToAnthropicStream
+
+INCOMPLETE = "the upstream stream ended before completion"
+ChatCall = Callable[[Call], Awaitable[UpstreamResponse]]
+
+
+async def messages_via_chat(chat: ChatCall, call: Call) -> UpstreamResponse:
+    body = messages_to_chat(call.body, call.model)
+    if call.stream:
+        body["stream_options"] = {"include_usage": True}
+    inner = await chat(Call(call.model, body, call.stream, call.request_id))
+    if inner.stream is None:
+        try:
+            completion = orjson.loads(inner.body or b"")
+        except orjson.JSONDecodeError:
+            raise UpstreamError("the upstream sent a reply that is not JSON") from None
+        message = completion_to_message(completion, call.model)
+        return UpstreamResponse(
+            body=orjson.dumps(message), usage=inner.usage, headers=inner.headers
+        )
+    result = UpstreamResponse(media_type="text/event-stream", headers=inner.headers)
+    result.stream = _translate(inner, result, OpenAIToAnthropicStream(call.model))
+    return result
+
+
+async def _translate(
+    inner: UpstreamResponse, result: UpstreamResponse, translator: OpenAIToAnthropicStream
+) -> AsyncIterator[bytes]:
+    assert inner.stream is not None
+    done = False
+    try:
+        for event in translator.start():
+            yield event
+        async for raw in inner.stream:
+            data = event_data(raw.rstrip(b"\n"))
+            if data == b"[DONE]":
+                done = True
+            elif data is not None:
+                for event in translator.feed(_parse(data)):
+                    yield event
+        # The message closes only now: an upstream that sent no usage has had it
+        # estimated by the time its stream is exhausted.
+        if not translator.usage.total_tokens:
+            translator.usage = inner.usage
+        closing = translator.finish() if done else translator.fail(INCOMPLETE)
+        for event in closing:
+            yield event
+    finally:
+        await inner.stream.aclose()  # type: ignore[attr-defined]
+        result.usage = inner.usage if inner.usage.total_tokens else translator.usage
+        result.complete = translator.complete and inner.complete
+
+
+def _parse(data: bytes) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return {"error": {"message": "the upstream sent an invalid stream event"}}
+    return parsed if isinstance(parsed, dict) else {}

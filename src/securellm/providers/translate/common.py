@@ -1,0 +1,166 @@
+"""Shared pieces of the translations: stop reasons, usage objects, ids, SSE framing."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from securellm.core.errors import InvalidRequest
+from securellm.providers.base import Usage
+
+JSON = dict[str, Any]
+
+# Anthropic ``stop_reason`` -> OpenAI ``finish_reason``.
+FINISH_OF_STOP = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+# OpenAI ``finish_reason`` -> Anthropic ``stop_reason``.
+STOP_OF_FINISH = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
+
+def finish_reason(stop_reason: Any) -> str:
+    return FINISH_OF_STOP.get(str(stop_reason), "stop")
+
+
+def stop_reason(finish: Any) -> str:
+    return STOP_OF_FINISH.get(str(finish), "end_turn")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:24]}"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def usage_from_anthropic(data: Any) -> Usage:
+    """Anthropic counts cached input apart; our prompt tokens include it."""
+    if not isinstance(data, dict):
+        return Usage()
+    cache_read = count(data.get("cache_read_input_tokens"))
+    cache_write = count(data.get("cache_creation_input_tokens"))
+    return Usage(
+        prompt_tokens=count(data.get("input_tokens")) + cache_read + cache_write,
+        completion_tokens=count(data.get("output_tokens")),
+        cached_tokens=cache_read,
+    )
+
+
+def usage_from_openai(data: Any) -> Usage:
+    """OpenAI's ``usage`` object (DeepSeek spells cached tokens its own way)."""
+    if not isinstance(data, dict):
+        return Usage()
+    details = data.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return Usage(
+        prompt_tokens=count(data.get("prompt_tokens")),
+        completion_tokens=count(data.get("completion_tokens")),
+        cached_tokens=count(cached or data.get("prompt_cache_hit_tokens")),
+    )
+
+
+def openai_usage(usage: Usage) -> JSON:
+    data: JSON = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    if usage.cached_tokens:
+        data["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
+    return data
+
+
+def anthropic_usage(usage: Usage) -> JSON:
+    return {
+        "input_tokens": max(usage.prompt_tokens - usage.cached_tokens, 0),
+        "output_tokens": usage.completion_tokens,
+        "cache_read_input_tokens": usage.cached_tokens,
+        "cache_creation_input_tokens": 0,
+    }
+
+
+def openai_sse(payload: JSON) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+OPENAI_DONE = b"data: [DONE]\n\n"
+
+
+def anthropic_sse(event: str, payload: JSON) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+def anthropic_error_sse(message: str, error_type: str = "api_error") -> bytes:
+    payload = {"type": "error", "error": {"type": error_type, "message": message}}
+    return anthropic_sse("error", payload)
+
+
+def openai_error_sse(message: str, error_type: str = "upstream_error") -> bytes:
+    payload = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
+    return openai_sse(payload)
+
+
+def dumps_arguments(value: Any) -> str:
+    """Tool input (a JSON object) as OpenAI's ``arguments`` string."""
+    return orjson.dumps(value if value is not None else {}).decode()
+
+
+def loads_arguments(arguments: Any, where: str) -> JSON:
+    """OpenAI's ``arguments`` string as a JSON object; anything else is the client's error."""
+    if isinstance(arguments, dict):
+        return arguments
+    if arguments in (None, ""):
+        return {}
+    try:
+        value = orjson.loads(arguments)
+    except (orjson.JSONDecodeError, TypeError):
+        raise InvalidRequest(f"{where} must be a JSON object encoded as a string") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"{where} must be a JSON object encoded as a string")
+    return value
+
+
+def text_of(content: Any) -> str:
+    """The text of OpenAI/Anthropic content: a string, or the text parts of a list."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(part.get("text", ""))
+            for part in content
+            if isinstance(part, dict) and part.get("type") in ("text", "input_text")
+        )
+    raise InvalidRequest("message content must be a string or a list of parts")
+
+
+def parse_data_url(url: str) -> tuple[str, str] | None:
+    """``data:<media>;base64,<data>`` -> (media type, data); None for other URLs."""
+    if not url.startswith("data:"):
+        return None
+    head, sep, data = url[5:].partition(",")
+    media, _, encoding = head.partition(";")
+    if not sep or encoding != "base64":
+        raise InvalidRequest("image data URLs must be base64-encoded (data:<type>;base64,...)")
+    return media or "application/octet-stream", data

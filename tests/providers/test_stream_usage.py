@@ -1,0 +1,126 @@
+"""Every provider knows a stream's usage when it ends, however it ends."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from securellm.core.config import ProviderSettings
+from securellm.providers.base import Call, Provider, UpstreamResponse
+from securellm.providers.registry import build_provider
+from support.fake_anthropic import INPUT_TOKENS, FakeAnthropic
+from support.fake_ollama import PROMPT_EVAL_COUNT, FakeOllama
+from support.fake_openai import FakeOpenAI
+
+CHAT: Any = {"messages": [{"role": "user", "content": "one two three four"}], "stream": True}
+MESSAGES: Any = {**CHAT, "max_tokens": 32}
+
+
+async def started(settings: dict[str, Any]) -> Provider:
+    provider = build_provider(ProviderSettings(**settings))
+    await provider.start()
+    return provider
+
+
+async def drain(response: UpstreamResponse) -> list[bytes]:
+    assert response.stream is not None
+    return [event async for event in response.stream]
+
+
+def call(model: str, body: Any) -> Call:
+    return Call(model=model, body=body, stream=bool(body.get("stream")), request_id="req_test")
+
+
+@pytest.fixture
+async def claude(anthropic_url: tuple[str, FakeAnthropic]) -> AsyncIterator[Provider]:
+    provider = await started(
+        {"name": "claude", "kind": "anthropic", "base_url": anthropic_url[0], "api_key": "k"}
+    )
+    yield provider
+    await provider.close()
+
+
+@pytest.fixture
+async def ollama(ollama_url: tuple[str, FakeOllama]) -> AsyncIterator[Provider]:
+    provider = await started({"name": "ollama", "kind": "ollama", "base_url": ollama_url[0]})
+    yield provider
+    await provider.close()
+
+
+@pytest.fixture
+async def openai_compat(openai_url: tuple[str, FakeOpenAI]) -> AsyncIterator[Provider]:
+    provider = await started({"name": "fake", "base_url": openai_url[0]})
+    yield provider
+    await provider.close()
+
+
+async def test_anthropic_passthrough_stream_reports_usage(claude: Provider) -> None:
+    response = await claude.messages(call("claude-echo", MESSAGES))
+    await drain(response)
+    assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (INPUT_TOKENS, 4)
+    assert response.complete
+
+
+async def test_translated_stream_counts_usage_the_client_did_not_ask_for(claude: Provider) -> None:
+    response = await claude.chat(call("claude-echo", CHAT))
+    events = await drain(response)
+    assert not any(b'"usage"' in e for e in events)
+    assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (INPUT_TOKENS, 4)
+    assert response.complete
+
+
+async def test_client_disconnect_keeps_the_input_usage(claude: Provider) -> None:
+    response = await claude.chat(call("claude-slow", CHAT))
+    assert response.stream is not None
+    await anext(response.stream)
+    await response.stream.aclose()  # type: ignore[attr-defined]
+    assert response.usage.prompt_tokens == INPUT_TOKENS
+    assert not response.complete
+
+
+async def test_error_event_mid_stream_leaves_the_stream_incomplete(claude: Provider) -> None:
+    response = await claude.chat(call("claude-error-mid", CHAT))
+    events = await drain(response)
+    assert b"overloaded_error" in events[-1]
+    assert not response.complete
+    assert response.usage.prompt_tokens == INPUT_TOKENS
+
+
+async def test_ollama_stream_usage_comes_from_the_done_line(ollama: Provider) -> None:
+    response = await ollama.chat(call("llama-echo:latest", CHAT))
+    await drain(response)
+    assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (
+        PROMPT_EVAL_COUNT,
+        4,
+    )
+    assert response.complete
+
+
+async def test_ollama_error_line_leaves_the_stream_incomplete(ollama: Provider) -> None:
+    response = await ollama.chat(call("llama-error-mid:latest", CHAT))
+    events = await drain(response)
+    assert b'"error"' in events[-1]
+    assert not response.complete
+
+
+async def test_messages_over_openai_asks_the_upstream_for_usage(
+    openai_compat: Provider, openai_url: tuple[str, FakeOpenAI]
+) -> None:
+    response = await openai_compat.messages(call("echo", MESSAGES))
+    events = await drain(response)
+    assert openai_url[1].requests[-1].body["stream_options"] == {"include_usage": True}
+    assert response.usage.completion_tokens == 4
+    assert events[-1].startswith(b"event: message_stop")
+    assert response.complete
+
+
+async def test_messages_over_openai_estimates_when_upstream_sends_no_usage(
+    openai_compat: Provider,
+) -> None:
+    response = await openai_compat.messages(call("no-usage", MESSAGES))
+    events = await drain(response)
+    delta = next(e for e in events if e.startswith(b"event: message_delta"))
+    assert response.usage.completion_tokens > 0
+    assert f'"output_tokens":{response.usage.completion_tokens},'.encode() in delta
