@@ -167,3 +167,16 @@ def test_count_tokens_is_relayed_to_an_anthropic_upstream(client: anthropic.Anth
 def test_count_tokens_on_an_openai_upstream_is_a_clear_400(client: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.BadRequestError, match="token counting"):
         client.messages.count_tokens(model="fake/echo", messages=ASK)
+
+
+def test_anthropic_beta_features_reach_an_anthropic_upstream(
+    client: anthropic.Anthropic, fake_claude: tuple[str, FakeAnthropic]
+) -> None:
+    beta = "interleaved-thinking-2025-05-14"
+    client.messages.create(
+        model="claude/claude-thinking",
+        max_tokens=64,
+        messages=ASK,
+        extra_headers={"anthropic-beta": beta, "cache-control": "no-cache"},
+    )
+    assert fake_claude[1].requests[-1].headers["anthropic-beta"] == beta

@@ -46,6 +46,7 @@ class RequestContext:
     attempts: int = 0
     content: dict[str, Any] | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
+    forward_headers: dict[str, str] = field(default_factory=dict)
     reservation: Any = None
 
     @property

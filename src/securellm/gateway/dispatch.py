@@ -158,7 +158,13 @@ class Dispatcher:
         ctx.provider = target.provider.name
         ctx.upstream_model = target.model
         ctx.attempts += 1
-        call = Call(model=target.model, body=body, stream=stream, request_id=ctx.request_id)
+        call = Call(
+            model=target.model,
+            body=body,
+            stream=stream,
+            request_id=ctx.request_id,
+            headers=ctx.forward_headers,
+        )
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise UpstreamTimeout("the request deadline passed before the provider answered")

@@ -52,7 +52,7 @@ class AnthropicProvider(Provider):
         return [str(m["id"]) for m in items if isinstance(m, dict) and "id" in m]
 
     async def messages(self, call: Call) -> UpstreamResponse:
-        response = await self._post("/v1/messages", {**call.body, "model": call.model})
+        response = await self._post("/v1/messages", {**call.body, "model": call.model}, call)
         headers = passthrough_headers(response)
         if not call.stream:
             raw = await self.client.read_body(response)
@@ -62,13 +62,14 @@ class AnthropicProvider(Provider):
         return result
 
     async def count_tokens(self, call: Call) -> UpstreamResponse:
-        response = await self._post("/v1/messages/count_tokens", {**call.body, "model": call.model})
+        body = {**call.body, "model": call.model}
+        response = await self._post("/v1/messages/count_tokens", body, call)
         headers = passthrough_headers(response)
         return UpstreamResponse(body=await self.client.read_body(response), headers=headers)
 
     async def chat(self, call: Call) -> UpstreamResponse:
         body = chat_to_messages(call.body, call.model)
-        response = await self._post("/v1/messages", body)
+        response = await self._post("/v1/messages", body, call)
         headers = passthrough_headers(response)
         if not call.stream:
             message = _parse(await self.client.read_body(response))
@@ -82,10 +83,10 @@ class AnthropicProvider(Provider):
         result.stream = self._translate(response, result, translator)
         return result
 
-    async def _post(self, path: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
-        return await self.client.request(
-            "POST", path, body=orjson.dumps(body), headers=JSON_HEADERS
-        )
+    async def _post(self, path: str, body: dict[str, Any], call: Call) -> aiohttp.ClientResponse:
+        """POST with the client's ``anthropic-beta`` features, if it sent any."""
+        headers = {**JSON_HEADERS, **call.headers}
+        return await self.client.request("POST", path, body=orjson.dumps(body), headers=headers)
 
     async def _relay(
         self, response: aiohttp.ClientResponse, result: UpstreamResponse

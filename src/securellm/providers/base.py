@@ -56,6 +56,7 @@ class Call:
     body: JSON
     stream: bool
     request_id: str
+    headers: dict[str, str] = field(default_factory=dict)  # client headers meant for upstream
 
 
 class Provider:

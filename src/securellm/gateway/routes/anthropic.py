@@ -102,6 +102,9 @@ async def messages_proxy(
 ) -> Response:
     """Authenticate, validate, route and relay one Messages API request."""
     ctx.key = await state.auth.authenticate(request.headers)
+    beta = request.headers.get("anthropic-beta")
+    if beta:
+        ctx.forward_headers["anthropic-beta"] = beta
     body = await _body(request, state)
     ctx.model, ctx.stream = check(body)
     route = await state.catalog.resolve(ctx.model)
