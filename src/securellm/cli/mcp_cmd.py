@@ -1,9 +1,72 @@
-"""CLI commands for the mcp component (being built)."""
+"""``securellm mcp``: the MCP server for IDE agents, and ``securellm mcp config``."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from securellm.cli.common import ConfigOption, fail, settings_or_exit
+
+mcp_app = typer.Typer(
+    help="The MCP server for IDE agents (stdio by default).",
+    invoke_without_command=True,
+)
+
+
+@mcp_app.callback()
+def mcp(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    http: Annotated[
+        str | None,
+        typer.Option("--http", metavar="HOST:PORT", help="Serve streamable HTTP instead of stdio."),
+    ] = None,
+) -> None:
+    """Run the MCP server: stdio for IDE agents, or --http 127.0.0.1:PORT."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from securellm.mcp.errors import InvalidInputError
+    from securellm.mcp.run import parse_http_address, serve
+
+    try:
+        address = parse_http_address(http) if http else None
+    except InvalidInputError as exc:
+        fail(str(exc), 2)
+    settings = settings_or_exit(config)
+    serve(settings, http=address)
+
+
+@mcp_app.command("config")
+def mcp_config(
+    client: Annotated[
+        str, typer.Option("--client", help="claude-code, cline, vscode or continue.")
+    ],
+    config: ConfigOption = None,
+    command: Annotated[
+        str, typer.Option("--command", help="How the client starts securellm.")
+    ] = "securellm",
+    python: Annotated[
+        bool,
+        typer.Option(
+            "--python", help="Start 'python -m securellm.mcp' with this interpreter (faster start)."
+        ),
+    ] = False,
+) -> None:
+    """Print the JSON snippet that CLIENT needs to start this server."""
+    from securellm.mcp.clients import CLIENTS, client_snippet
+
+    if client not in CLIENTS:
+        fail(f"unknown client {client!r}; choose one of {', '.join(CLIENTS)}", 2)
+    path = Path(config).expanduser().resolve() if config else None
+    interpreter = sys.executable if python else None
+    snippet = client_snippet(client, command=command, config=path, python=interpreter)
+    typer.echo(json.dumps(snippet, indent=2))
 
 
 def register(app: typer.Typer) -> None:
     """Attach this component's commands to the root app."""
+    app.add_typer(mcp_app, name="mcp")

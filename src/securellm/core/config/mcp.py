@@ -23,6 +23,7 @@ class McpSettings(Section):
     """Knowledge base location, logging, Nix limits and the HTTP APIs the stack tools use."""
 
     knowledge_db_path: Path | None = None
+    knowledge_busy_timeout_ms: int = Field(default=5000, ge=0, le=600_000)
     log_file: Path | None = None
     debug_to_stderr: bool = False
     gateway_url: str = "http://127.0.0.1:8100"

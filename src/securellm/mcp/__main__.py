@@ -1,0 +1,30 @@
+"""``python -m securellm.mcp [--config F] [--http HOST:PORT]``: the server without the full CLI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from securellm.core.config import ConfigError, load_settings
+from securellm.mcp.errors import InvalidInputError
+from securellm.mcp.run import parse_http_address, serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m securellm.mcp")
+    parser.add_argument("--config", "-c", type=Path, default=None)
+    parser.add_argument("--http", default=None, metavar="HOST:PORT")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        http = parse_http_address(args.http) if args.http else None
+    except (ConfigError, InvalidInputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    serve(settings, http=http)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

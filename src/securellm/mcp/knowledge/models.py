@@ -1,0 +1,71 @@
+"""What the knowledge tools return (their output schemas)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, Field
+
+EntryType = Literal["note", "decision", "code", "error", "reference", "todo"]
+ENTRY_TYPES: tuple[str, ...] = get_args(EntryType)
+
+
+class Session(BaseModel):
+    """One agent's working session in a workspace."""
+
+    id: str
+    agent: str
+    workspace: str | None = None
+    project: str | None = None
+    started_at: str
+    ended_at: str | None = None
+    summary: str | None = None
+    entry_count: int = 0
+
+
+class Entry(BaseModel):
+    """One saved piece of knowledge."""
+
+    id: int
+    type: EntryType
+    title: str | None = None
+    content: str
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    session_id: str | None = None
+    project: str | None = None
+    created_at: str
+    updated_at: str
+
+
+class SearchHit(BaseModel):
+    """An entry found by full-text search, with its bm25 score (lower is better)."""
+
+    entry: Entry
+    score: float
+    snippet: str
+
+
+class SearchPage(BaseModel):
+    """One page of search or listing results."""
+
+    hits: list[SearchHit]
+    next_offset: int | None = Field(
+        default=None, description="pass as offset to get the next page; null when done"
+    )
+    corrupt_skipped: int = Field(default=0, description="rows left out because they are corrupt")
+
+
+class EntryList(BaseModel):
+    """A page of entries in recency order."""
+
+    entries: list[Entry]
+    next_offset: int | None = None
+    corrupt_skipped: int = 0
+
+
+class Deleted(BaseModel):
+    """The outcome of a delete."""
+
+    id: int
+    deleted: bool

@@ -1,0 +1,1 @@
+"""Nix CLI access: validated inputs, async argv-only subprocesses, an LRU+TTL cache."""

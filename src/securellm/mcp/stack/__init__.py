@@ -1,0 +1,1 @@
+"""HTTP access to the gateway and offload APIs, behind a rate limiter and circuit breakers."""

@@ -1,0 +1,23 @@
+"""Everything the tools share, built once by :func:`securellm.mcp.server.create_server`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from securellm.core.config import McpSettings, Settings
+from securellm.mcp.knowledge.store import KnowledgeStore
+from securellm.mcp.nix.cache import TtlLruCache
+from securellm.mcp.nix.runner import NixRunner
+from securellm.mcp.stack.client import StackClient
+
+
+@dataclass
+class ServerState:
+    """The server's parts; tools reach them through this object, never through globals."""
+
+    settings: Settings
+    mcp: McpSettings
+    store: KnowledgeStore
+    nix: NixRunner
+    cache: TtlLruCache
+    stack: StackClient

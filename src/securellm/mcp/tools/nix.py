@@ -1,0 +1,215 @@
+"""``nix_*`` tools and ``cache_stats``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from securellm.mcp.errors import NixCommandError
+from securellm.mcp.nix import validate
+from securellm.mcp.nix.cache import CacheStats
+from securellm.mcp.nix.runner import LineCallback, NixResult
+from securellm.mcp.state import ServerState
+
+FlakeRef = Annotated[
+    str, Field(description="a flake: '.', '/abs/path', 'path:/p', 'github:owner/repo', 'nixpkgs'")
+]
+Attr = Annotated[str, Field(description="attribute path, e.g. packages.x86_64-linux.hello")]
+
+_READ = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+
+
+class FlakeInfo(BaseModel):
+    """JSON printed by ``nix flake metadata`` / ``nix flake show``."""
+
+    flake_ref: str
+    data: dict[str, Any]
+    cached: bool
+
+
+class CheckResult(BaseModel):
+    """Outcome of ``nix flake check``."""
+
+    flake_ref: str
+    ok: bool
+    returncode: int
+    duration_s: float
+    log_tail: str
+
+
+class EvalResult(BaseModel):
+    """A value from ``nix eval --json``."""
+
+    installable: str
+    value: Any
+
+
+class SearchHitNix(BaseModel):
+    attr: str
+    pname: str | None = None
+    version: str | None = None
+    description: str | None = None
+
+
+class NixSearchResult(BaseModel):
+    flake_ref: str
+    query: str
+    packages: list[SearchHitNix]
+    cached: bool
+
+
+class BuildResult(BaseModel):
+    """Store paths produced by ``nix build``."""
+
+    installable: str
+    drv_path: str | None
+    outputs: dict[str, str]
+    duration_s: float
+    log_tail: str
+
+
+def _parse_json(result: NixResult, what: str) -> Any:
+    if result.returncode != 0:
+        raise NixCommandError(f"{what} failed (exit {result.returncode}): {_tail(result)}")
+    try:
+        return json.loads(result.stdout)
+    except ValueError:
+        raise NixCommandError(f"{what} printed something that is not JSON") from None
+
+
+def _tail(result: NixResult, limit: int = 1500) -> str:
+    text = result.stderr_tail.strip()
+    return text[-limit:] if text else "no error output"
+
+
+def _progress(ctx: Context) -> LineCallback:
+    count = 0
+
+    async def report(line: str) -> None:
+        nonlocal count
+        count += 1
+        await ctx.report_progress(count, None, line[:200])
+
+    return report
+
+
+class NixTools:
+    """The Nix tools; each public coroutine is one MCP tool."""
+
+    def __init__(self, state: ServerState) -> None:
+        self._state = state
+        self._timeout = state.mcp.nix_timeout_s
+        self._build_timeout = state.mcp.nix_build_timeout_s
+
+    async def _cached_json(self, kind: str, args: list[str]) -> tuple[Any, bool]:
+        key = (kind, *args)
+        hit = self._state.cache.get(key)
+        if hit is not None:
+            return hit, True
+        result = await self._state.nix.run(args, timeout_s=self._timeout)
+        data = _parse_json(result, f"nix {kind}")
+        self._state.cache.put(key, data)
+        return data, False
+
+    async def nix_flake_metadata(self, flake_ref: FlakeRef) -> FlakeInfo:
+        """Locked inputs, revision and description of a flake (cached)."""
+        ref = validate.flake_ref(flake_ref)
+        data, cached = await self._cached_json("metadata", ["flake", "metadata", "--json", ref])
+        return FlakeInfo(flake_ref=ref, data=data, cached=cached)
+
+    async def nix_flake_show(self, flake_ref: FlakeRef) -> FlakeInfo:
+        """The tree of a flake's outputs (packages, nixosConfigurations, …), cached."""
+        ref = validate.flake_ref(flake_ref)
+        data, cached = await self._cached_json("show", ["flake", "show", "--json", ref])
+        return FlakeInfo(flake_ref=ref, data=data, cached=cached)
+
+    async def nix_flake_check(self, flake_ref: FlakeRef, ctx: Context) -> CheckResult:
+        """Run ``nix flake check``; a failing check is a result with ok=false and the log."""
+        ref = validate.flake_ref(flake_ref)
+        result = await self._state.nix.run(
+            ["flake", "check", ref], timeout_s=self._build_timeout, on_stderr_line=_progress(ctx)
+        )
+        return CheckResult(
+            flake_ref=ref,
+            ok=result.returncode == 0,
+            returncode=result.returncode,
+            duration_s=result.duration_s,
+            log_tail=result.stderr_tail[-4000:],
+        )
+
+    async def nix_eval(self, flake_ref: FlakeRef, attr: Attr) -> EvalResult:
+        """Evaluate one attribute of a flake to JSON (no free-form expressions)."""
+        target = validate.installable(flake_ref, attr)
+        result = await self._state.nix.run(["eval", "--json", target], timeout_s=self._timeout)
+        return EvalResult(installable=target, value=_parse_json(result, "nix eval"))
+
+    async def nix_search(
+        self,
+        query: Annotated[str, Field(description="package name or part of it")],
+        flake_ref: FlakeRef = "nixpkgs",
+    ) -> NixSearchResult:
+        """Search a flake's packages by name (cached). Needs the flake (nixpkgs) reachable."""
+        term = validate.package_name(query)
+        ref = validate.flake_ref(flake_ref)
+        data, cached = await self._cached_json("search", ["search", "--json", ref, term])
+        packages = [
+            SearchHitNix(
+                attr=attr,
+                pname=info.get("pname"),
+                version=info.get("version"),
+                description=info.get("description"),
+            )
+            for attr, info in (data or {}).items()
+        ]
+        return NixSearchResult(flake_ref=ref, query=term, packages=packages, cached=cached)
+
+    async def nix_build(self, flake_ref: FlakeRef, attr: Attr, ctx: Context) -> BuildResult:
+        """Build a flake output without a result link; reports progress from the build log."""
+        target = validate.installable(flake_ref, attr)
+        result = await self._state.nix.run(
+            ["build", "--no-link", "--json", "-L", target],
+            timeout_s=self._build_timeout,
+            on_stderr_line=_progress(ctx),
+        )
+        built = _parse_json(result, "nix build")
+        first = built[0] if isinstance(built, list) and built else {}
+        return BuildResult(
+            installable=target,
+            drv_path=first.get("drvPath"),
+            outputs=dict(first.get("outputs") or {}),
+            duration_s=result.duration_s,
+            log_tail=result.stderr_tail[-2000:],
+        )
+
+    def cache_stats(self) -> CacheStats:
+        """Hits, misses and size of the Nix metadata/search cache."""
+        return self._state.cache.stats()
+
+
+_CHECK = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+_BUILD = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+_LOCAL = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+
+
+def register(server: MCPServer[Any], state: ServerState) -> None:
+    """Add the Nix tools to ``server``."""
+    tools = NixTools(state)
+    server.add_tool(tools.nix_flake_metadata, title="Flake metadata", annotations=_READ)
+    server.add_tool(tools.nix_flake_show, title="Flake outputs", annotations=_READ)
+    server.add_tool(tools.nix_eval, title="Evaluate a flake attribute", annotations=_READ)
+    server.add_tool(tools.nix_search, title="Search packages", annotations=_READ)
+    server.add_tool(tools.nix_flake_check, title="Check a flake", annotations=_CHECK)
+    server.add_tool(tools.nix_build, title="Build a flake output", annotations=_BUILD)
+    server.add_tool(tools.cache_stats, title="Nix cache statistics", annotations=_LOCAL)

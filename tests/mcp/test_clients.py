@@ -1,0 +1,39 @@
+"""``securellm mcp config --client X`` snippets, one shape per client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from securellm.mcp.clients import CLIENTS, client_snippet
+
+
+def test_claude_code_uses_mcp_servers_with_stdio_type() -> None:
+    server = client_snippet("claude-code")["mcpServers"]["securellm"]
+    assert server == {"type": "stdio", "command": "securellm", "args": ["mcp"]}
+
+
+def test_cline_snippet_is_enabled() -> None:
+    server = client_snippet("cline")["mcpServers"]["securellm"]
+    assert server["disabled"] is False
+
+
+def test_vscode_uses_servers_key() -> None:
+    assert client_snippet("vscode")["servers"]["securellm"]["type"] == "stdio"
+
+
+def test_continue_uses_the_plain_command_shape() -> None:
+    server = client_snippet("continue")["mcpServers"]["securellm"]
+    assert server == {"command": "securellm", "args": ["mcp"]}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_config_path_is_passed_to_the_server(client: str) -> None:
+    text = repr(client_snippet(client, config=Path("/etc/securellm.toml")))
+    assert "'--config', '/etc/securellm.toml'" in text
+
+
+def test_unknown_client_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown client"):
+        client_snippet("emacs")
