@@ -108,8 +108,13 @@ def test_upstream_5xx_is_502(fake_gateway: str) -> None:
     assert_openai_error(post(fake_gateway, {**CHAT, "model": "fake/error-500"}), 502)
 
 
-def test_upstream_429_is_429_with_retry_after(fake_gateway: str) -> None:
-    response = post(fake_gateway, {**CHAT, "model": "fake/rate-limited"})
+def test_upstream_429_is_429_with_retry_after(
+    gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI]
+) -> None:
+    url, _ = fake_upstream
+    no_retry = {"name": "fake", "base_url": url, "retry": {"attempts": 1}}
+    with gateway_for([no_retry]) as base:
+        response = post(base, {**CHAT, "model": "fake/rate-limited"})
     assert_openai_error(response, 429)
     assert response.headers["retry-after"] == "7"
 
