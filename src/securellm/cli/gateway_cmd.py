@@ -95,6 +95,9 @@ def create(
     ] = None,
     rpm: Annotated[int | None, typer.Option(min=1, help="Requests per minute.")] = None,
     tpm: Annotated[int | None, typer.Option(min=1, help="Tokens per minute.")] = None,
+    max_concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Requests in flight at once.")
+    ] = None,
     budget: Annotated[float | None, typer.Option(min=0.000001, help="Budget in USD.")] = None,
     period: Annotated[str | None, typer.Option(help="Budget period: day, month or total.")] = None,
     expires: Annotated[str | None, typer.Option(help="30d, 12h, or an ISO date.")] = None,
@@ -112,6 +115,7 @@ def create(
         models=models or None,
         rpm=rpm,
         tpm=tpm,
+        max_concurrency=max_concurrency,
         budget_usd=budget,
         budget_period=budget_period,
         expires_at=_expiry(expires),

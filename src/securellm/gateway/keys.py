@@ -13,7 +13,8 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from securellm.gateway.tables import api_keys, metadata
+from securellm.gateway.migrations import upgrade
+from securellm.gateway.tables import api_keys
 
 KEY_PREFIX = "sk-sl-"
 BudgetPeriod = Literal["day", "month", "total"]
@@ -103,8 +104,8 @@ class KeyStore:
         self.engine = engine
 
     async def create_schema(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """Run the Alembic migrations (SQLite and PostgreSQL alike)."""
+        await upgrade(self.engine)
 
     async def create(self, spec: NewKey) -> tuple[KeyRecord, str]:
         """Store a new key and return it with its plaintext (the only time it exists)."""

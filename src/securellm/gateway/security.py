@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from securellm.core.config import Settings
 from securellm.gateway.admission import Admission, AdmitAll
+from securellm.gateway.audit.writer import AuditWriter
 from securellm.gateway.context import OutcomeSink
+from securellm.gateway.limits.admission import SecurityAdmission
+from securellm.gateway.limits.fallback import FallbackLimiter
+from securellm.gateway.limits.gcra import MemoryLimiter
+from securellm.gateway.limits.redis_backend import RedisLimiter, connect
+from securellm.gateway.pricing import PriceTable
+from securellm.gateway.spend import BudgetLedger
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -20,7 +30,40 @@ class SecurityParts:
     readiness_probes: dict[str, Callable[[], object]] = field(default_factory=dict)
 
 
+def audit_writer(settings: Settings, engine: AsyncEngine | None) -> AuditWriter:
+    audit = settings.audit
+    key = audit.hmac_key.get_secret_value().encode() if audit.hmac_key else None
+    return AuditWriter(
+        settings.audit_dir,
+        key=key,
+        flush_interval_s=audit.flush_interval_ms / 1000,
+        retention_days=audit.retention_days,
+        engine=engine if audit.index_in_db else None,
+        fsync=audit.fsync,
+    )
+
+
 @asynccontextmanager
 async def build_security(settings: Settings, engine: AsyncEngine) -> AsyncIterator[SecurityParts]:
     """Open what the security layer needs; flush and close it on exit."""
-    yield SecurityParts()
+    async with AsyncExitStack() as stack:
+        redis = None
+        if settings.gateway.redis_url:
+            redis = connect(settings.gateway.redis_url)
+            stack.push_async_callback(redis.aclose)
+        limiter = FallbackLimiter(RedisLimiter(redis) if redis else None, MemoryLimiter())
+        providers = {p.name: p for p in settings.providers}
+        prices = PriceTable(providers, settings.gateway.prices)
+        ledger = BudgetLedger(engine)
+        stack.callback(ledger.close)
+        admission = SecurityAdmission(settings, limiter, ledger, prices)
+        stack.push_async_callback(admission.drain)
+        parts = SecurityParts(admission=admission)
+        parts.readiness_probes["limits"] = admission.readiness
+        if settings.audit.enabled:
+            writer = audit_writer(settings, engine)
+            await writer.start()
+            stack.push_async_callback(writer.close)
+            parts.sinks.append(writer)
+            parts.readiness_probes["audit"] = writer.status
+        yield parts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -10,10 +11,13 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from securellm.gateway.limits.gcra import Bucket, Concurrency, Decision, MemoryLimiter
-from securellm.gateway.limits.redis_backend import RedisLimiter
+from securellm.gateway.limits.redis_backend import RedisLimiter, Settlement
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_FAILURE_S = 2.0
+# No waiting window: a batch is whatever finished while the previous one was in flight
+# (group commit), so a lone request's concurrency slot is freed at once.
+BATCH_WINDOW_S = 0.0
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
@@ -24,9 +28,9 @@ class Limiter(Protocol):
         self, buckets: Sequence[Bucket], concurrency: Concurrency | None, ttl_ms: float
     ) -> Decision: ...
 
-    async def adjust(self, key: str, interval_ms: float, delta: int) -> None: ...
-
-    async def release(self, concurrency: Concurrency) -> None: ...
+    async def settle(
+        self, adjustments: Sequence[tuple[str, float, int]], concurrency: Concurrency | None
+    ) -> None: ...
 
 
 class FallbackLimiter:
@@ -40,6 +44,8 @@ class FallbackLimiter:
     def __init__(self, shared: RedisLimiter | None, local: MemoryLimiter) -> None:
         self.shared = shared
         self.local = local
+        self._batch: list[Settlement] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._down_since: float | None = None
         self._retry_at = 0.0
         self.last_error: str | None = None
@@ -74,8 +80,9 @@ class FallbackLimiter:
     async def acquire(
         self, buckets: Sequence[Bucket], concurrency: Concurrency | None, ttl_ms: float
     ) -> tuple[Decision, Limiter]:
+        if self.shared is None:
+            return self.local.acquire_now(buckets, concurrency, ttl_ms), self.local
         if self._use_shared():
-            assert self.shared is not None
             try:
                 decision = await self.shared.acquire(buckets, concurrency, ttl_ms)
             except REDIS_DOWN as exc:
@@ -87,17 +94,38 @@ class FallbackLimiter:
                 return decision, self.shared
         return await self.local.acquire(buckets, concurrency, ttl_ms), self.local
 
-    async def settle(
+    def settle(
         self,
         backend: Limiter,
         adjustments: Sequence[tuple[str, float, int]],
         concurrency: Concurrency | None,
     ) -> None:
-        """Charge the real token counts and release the concurrency slot; never raises."""
-        try:
+        """Settle at once in-process; for Redis, queue it: one round trip carries every
+        settlement that arrived while the previous one was in flight."""
+        if backend is self.local:
             for key, interval, delta in adjustments:
-                await backend.adjust(key, interval, delta)
+                self.local.adjust_now(key, interval, delta)
             if concurrency is not None:
-                await backend.release(concurrency)
-        except REDIS_DOWN as exc:
-            self._failed(exc)
+                self.local.release_now(concurrency)
+            return
+        self._batch.append((adjustments, concurrency))
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            while self._batch:
+                await asyncio.sleep(BATCH_WINDOW_S)
+                batch, self._batch = self._batch, []
+                assert self.shared is not None
+                try:
+                    await self.shared.settle_many(batch)
+                except REDIS_DOWN as exc:
+                    self._failed(exc)  # slots expire on their own; refunds are lost
+        finally:
+            self._flusher = None
+
+    async def drain(self) -> None:
+        """Send the settlements still queued (called on shutdown)."""
+        while self._flusher is not None:
+            await self._flusher

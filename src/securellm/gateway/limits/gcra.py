@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Kind = Literal["requests", "tokens"]
 Scope = Literal["key", "provider", "model"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Bucket:
     """One limit a request must pass: ``cost`` units out of ``limit`` per minute."""
 
@@ -28,18 +28,21 @@ class Bucket:
     cost: int
     kind: Kind
     scope: Scope
+    interval_ms: float = field(init=False)
+    tolerance_ms: float = field(init=False)
 
-    @property
-    def interval_ms(self) -> float:
-        return 60_000.0 / self.limit
+    def __post_init__(self) -> None:
+        self.interval_ms = 60_000.0 / self.limit
+        self.tolerance_ms = self.capacity * self.interval_ms
 
-    @property
-    def tolerance_ms(self) -> float:
-        return self.capacity * self.interval_ms
+    def costing(self, cost: int) -> Bucket:
+        """The same bucket taking ``cost`` units (at most a full bucket: never refused forever)."""
+        return Bucket(
+            self.key, self.limit, self.capacity, min(cost, self.capacity), self.kind, self.scope
+        )
 
 
-@dataclass(frozen=True)
-class Concurrency:
+class Concurrency(NamedTuple):
     """At most ``limit`` requests of one key in flight; ``member`` identifies this one."""
 
     key: str
@@ -47,8 +50,7 @@ class Concurrency:
     member: str
 
 
-@dataclass
-class BucketState:
+class BucketState(NamedTuple):
     """What a bucket looks like after a decision (for the ``x-ratelimit-*`` headers)."""
 
     remaining: int
@@ -97,12 +99,19 @@ class MemoryLimiter:
     async def acquire(
         self, buckets: Sequence[Bucket], concurrency: Concurrency | None, ttl_ms: float
     ) -> Decision:
+        return self.acquire_now(buckets, concurrency, ttl_ms)
+
+    def acquire_now(
+        self, buckets: Sequence[Bucket], concurrency: Concurrency | None, ttl_ms: float
+    ) -> Decision:
+        """``acquire`` without a coroutine (nothing here waits)."""
         now = self.now_ms()
         if concurrency is not None:
             flight = self._flight.setdefault(concurrency.key, {})
-            for member, since in list(flight.items()):
-                if now - since > ttl_ms:
-                    del flight[member]
+            if len(flight) >= concurrency.limit:
+                for member, since in list(flight.items()):
+                    if now - since > ttl_ms:  # a slot its request never gave back
+                        del flight[member]
             if len(flight) >= concurrency.limit:
                 return Decision(False, 1000.0, concurrency_denied=True)
         decision = Decision(True)
@@ -118,10 +127,18 @@ class MemoryLimiter:
             self._flight[concurrency.key][concurrency.member] = now
         return decision
 
-    async def adjust(self, key: str, interval_ms: float, delta: int) -> None:
+    async def settle(
+        self, adjustments: Sequence[tuple[str, float, int]], concurrency: Concurrency | None
+    ) -> None:
+        for key, interval, delta in adjustments:
+            self.adjust_now(key, interval, delta)
+        if concurrency is not None:
+            self.release_now(concurrency)
+
+    def adjust_now(self, key: str, interval_ms: float, delta: int) -> None:
         if delta:
             now = self.now_ms()
             self._tat[key] = adjusted(self._tat.get(key, now), now, interval_ms, delta)
 
-    async def release(self, concurrency: Concurrency) -> None:
+    def release_now(self, concurrency: Concurrency) -> None:
         self._flight.get(concurrency.key, {}).pop(concurrency.member, None)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from securellm.gateway.limits.gcra import Bucket, BucketState, Concurrency, Decision
+
+Settlement = tuple[Sequence[tuple[str, float, int]], Concurrency | None]
 
 ACQUIRE = """
 local t = redis.call('TIME')
@@ -61,16 +63,39 @@ end
 return out
 """
 
-ADJUST = """
+SETTLE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local interval = tonumber(ARGV[1])
-local delta = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-local new_tat = math.max(math.max(tat, now) + delta * interval, now)
-redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now) + 1000)
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  local interval = tonumber(ARGV[i * 2])
+  local delta = tonumber(ARGV[i * 2 + 1])
+  if delta ~= 0 then
+    local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+    local new_tat = math.max(math.max(tat, now) + delta * interval, now)
+    local ttl = math.ceil(new_tat - now) + 1000
+    redis.call('SET', KEYS[i], string.format('%.3f', new_tat), 'PX', ttl)
+  end
+end
+local m = tonumber(ARGV[n * 2 + 2])
+for j = 1, m do
+  redis.call('ZREM', KEYS[n + j], ARGV[n * 2 + 2 + j])
+end
 return 1
 """
+
+
+def connect(url: str, max_connections: int = 64) -> Redis:
+    """A client that gives up fast, so a dead Redis costs a request milliseconds; requests
+    beyond ``max_connections`` wait for a free connection instead of failing."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=2.0,
+        socket_connect_timeout=0.25,
+        socket_timeout=0.5,
+    )
+    return Redis(connection_pool=pool)
 
 
 class RedisLimiter:
@@ -82,7 +107,7 @@ class RedisLimiter:
         self.client = client
         self.prefix = prefix
         self._acquire: Any = client.register_script(ACQUIRE)
-        self._adjust: Any = client.register_script(ADJUST)
+        self._settle: Any = client.register_script(SETTLE)
 
     async def acquire(
         self, buckets: Sequence[Bucket], concurrency: Concurrency | None, ttl_ms: float
@@ -109,9 +134,22 @@ class RedisLimiter:
             return Decision(False, float(result[2]), concurrency_denied=True)
         return Decision(False, float(result[2]), denied=buckets[result[1] - 1], states=states)
 
-    async def adjust(self, key: str, interval_ms: float, delta: int) -> None:
-        if delta:
-            await self._adjust(keys=[self.prefix + key], args=[repr(interval_ms), delta])
+    async def settle(
+        self, adjustments: Sequence[tuple[str, float, int]], concurrency: Concurrency | None
+    ) -> None:
+        await self.settle_many([(adjustments, concurrency)])
 
-    async def release(self, concurrency: Concurrency) -> None:
-        await self.client.zrem(self.prefix + "c:" + concurrency.key, concurrency.member)
+    async def settle_many(self, items: Sequence[Settlement]) -> None:
+        """Charge real token counts and free concurrency slots of many requests at once."""
+        adjustments = [adj for adjs, _ in items for adj in adjs if adj[2]]
+        releases = [c for _, c in items if c is not None]
+        if not adjustments and not releases:
+            return
+        keys = [self.prefix + key for key, _, _ in adjustments]
+        keys += [self.prefix + "c:" + c.key for c in releases]
+        args: list[Any] = [len(adjustments)]
+        for _, interval, delta in adjustments:
+            args += [repr(interval), delta]
+        args.append(len(releases))
+        args += [c.member for c in releases]
+        await self._settle(keys=keys, args=args)

@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail: hash-chained daily JSONL files, a DB index, verification."""

@@ -1,0 +1,113 @@
+"""Searching the audit index in the database (fast: indexed by key, model, provider and time)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, and_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from securellm.gateway.tables import audit_events
+
+COLUMNS = [c.name for c in audit_events.columns if c.name != "id"]
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Every field optional; times are Unix seconds, ``until`` exclusive.
+
+    ``key`` is a key id (indexed); ``key_name`` matches the name recorded at the time (for
+    keys no longer in the database).
+    """
+
+    since: float | None = None
+    until: float | None = None
+    key: str | None = None
+    key_name: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    status: int | None = None
+    outcome: str | None = None
+    limit: int | None = 100
+
+    def statement(self) -> Select[Any]:
+        c = audit_events.c
+        conditions: list[Any] = []
+        if self.since is not None:
+            conditions.append(c.ts >= self.since)
+        if self.until is not None:
+            conditions.append(c.ts < self.until)
+        if self.key is not None:
+            conditions.append(c.key_id == self.key)
+        for column, value in (
+            (c.key_name, self.key_name),
+            (c.model, self.model),
+            (c.provider, self.provider),
+            (c.status, self.status),
+            (c.outcome, self.outcome),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        query = select(*(audit_events.c[name] for name in COLUMNS)).order_by(c.ts.desc())
+        if conditions:
+            query = query.where(and_(*conditions))
+        if self.limit is not None:
+            query = query.limit(self.limit)
+        return query
+
+
+async def query(engine: AsyncEngine, flt: AuditFilter) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(flt.statement())).mappings().all()
+    return [{str(k): v for k, v in r.items()} for r in rows]
+
+
+async def stream_rows(engine: AsyncEngine, flt: AuditFilter) -> AsyncIterator[dict[str, Any]]:
+    """All matching rows, fetched in pages (for export of large histories)."""
+    async with engine.connect() as conn:
+        result = await conn.stream(flt.statement().execution_options(yield_per=1000))
+        async for row in result.mappings():
+            yield {str(k): v for k, v in row.items()}
+
+
+def jsonl(row: dict[str, Any]) -> bytes:
+    return orjson.dumps(row) + b"\n"
+
+
+def csv_header() -> str:
+    return ",".join(COLUMNS) + "\r\n"
+
+
+def csv_line(row: dict[str, Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([row.get(name) for name in COLUMNS])
+    return buffer.getvalue()
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_time(value: str, now: float | None = None) -> float:
+    """Unix seconds from ``1732200000``, an ISO date/time, or an age like ``15m``/``24h``/``7d``."""
+    text = value.strip()
+    current = time.time() if now is None else now
+    if text[:-1].isdigit() and text[-1:] in _UNITS:
+        return current - int(text[:-1]) * _UNITS[text[-1]]
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a time: use an ISO date, Unix seconds, or an age like 24h"
+        ) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()

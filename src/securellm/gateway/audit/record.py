@@ -1,0 +1,53 @@
+"""One audit record per request, built from its :class:`RequestContext`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from securellm.gateway.audit.redact import redact, redact_value
+from securellm.gateway.context import RequestContext
+
+CONTENT_FIELDS = ("system", "messages", "prompt", "input", "tools")
+MAX_ERROR = 500
+
+
+def event_type(ctx: RequestContext) -> str:
+    family = "admin" if ctx.endpoint.startswith("admin") else "request"
+    return f"{family}.{ctx.outcome}"
+
+
+def request_content(body: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a request body that hold the prompt (OpenAI and Anthropic shapes)."""
+    return {name: body[name] for name in CONTENT_FIELDS if name in body}
+
+
+def build(ctx: RequestContext) -> dict[str, Any]:
+    """The record's fields (without ``seq``/``prev_hash``/``hash``, which the writer adds)."""
+    key = ctx.key
+    usage = ctx.usage
+    record: dict[str, Any] = {
+        "timestamp": ctx.started_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "request_id": ctx.request_id,
+        "event_type": event_type(ctx),
+        "endpoint": ctx.endpoint,
+        "key_id": key.id if key else None,
+        "key_name": key.name if key else None,
+        "client_ip": ctx.client_ip,
+        "provider": ctx.provider,
+        "model": ctx.model,
+        "upstream_model": ctx.upstream_model,
+        "stream": ctx.stream,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "cost_usd": round(ctx.cost_usd, 8),
+        "duration_ms": round(ctx.duration_ms, 3),
+        "status": ctx.status,
+        "outcome": ctx.outcome,
+        "error": redact(ctx.error)[:MAX_ERROR] if ctx.error else None,
+        "cache_hit": ctx.cache_hit,
+    }
+    if key is not None and key.log_content and ctx.content:
+        record["content"] = redact_value(ctx.content)
+    return record
