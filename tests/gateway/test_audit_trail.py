@@ -222,3 +222,14 @@ def test_admin_spend_sums_cost_per_model(
     assert echo["cost_usd"] == 0.12 and echo["tokens"] == 12
     budget = body["budgets"][0]
     assert budget["budget_usd"] == 1.0 and budget["period"].count("-") == 1
+
+
+def test_responses_are_recorded_for_keys_that_ask(
+    gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI], tmp_path: Path
+) -> None:
+    with gateway_for(provider(fake_upstream)) as base:
+        quiet = chat(base, create_key(base)["key"], content="quiet reply")
+        logged = chat(base, create_key(base, log_content=True)["key"], content="echoed reply")
+    by_id = {r["request_id"]: r for r in records(tmp_path)}
+    assert "echoed reply" in by_id[logged]["content"]["response"]
+    assert "quiet reply" not in orjson.dumps(by_id[quiet]).decode()

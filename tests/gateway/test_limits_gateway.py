@@ -127,14 +127,10 @@ def test_provider_limit_protects_the_upstream_for_every_key(
     assert "the provider's limit" in refused.json()["error"]["message"]
 
 
-def test_provider_presets_carry_the_seed_defaults() -> None:
-    limits = {k: (PRESETS[k].rpm, PRESETS[k].tpm) for k in ("deepseek", "openai", "anthropic")}
-    assert limits == {
-        "deepseek": (60, 10_000),
-        "openai": (3500, 100_000),
-        "anthropic": (50, 5_000),
-    }
-    assert (PRESETS["ollama"].rpm, PRESETS["ollama"].tpm) == (10_000, 1_000_000)
+def test_provider_presets_carry_the_seed_request_limits() -> None:
+    limits = {k: (PRESETS[k].rpm, PRESETS[k].burst) for k in ("deepseek", "openai", "anthropic")}
+    assert limits == {"deepseek": (60, 10), "openai": (3500, 100), "anthropic": (50, 5)}
+    assert (PRESETS["ollama"].rpm, PRESETS["ollama"].burst) == (10_000, 1000)
 
 
 def test_model_limit_applies_to_the_matching_model_only(

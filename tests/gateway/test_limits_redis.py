@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 
 from securellm.gateway.limits.fallback import FallbackLimiter
 from securellm.gateway.limits.gcra import Bucket, Concurrency, MemoryLimiter
-from securellm.gateway.limits.redis_backend import RedisLimiter, connect
+from securellm.gateway.limits.redis_backend import RedisLimiter
+from securellm.gateway.redis_client import create_redis
 from support.fake_openai import FakeOpenAI
 from support.gateway import MASTER, UPSTREAM_KEY, GatewayFactory
 from support.redis_server import RedisServer, redis_server
@@ -28,7 +29,7 @@ def redis() -> Iterator[RedisServer]:
 
 
 def client(server: RedisServer) -> Redis:
-    return connect(server.url)
+    return create_redis(server.url)
 
 
 async def test_concurrent_acquires_from_two_clients_admit_exactly_the_capacity(

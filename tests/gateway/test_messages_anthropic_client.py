@@ -47,6 +47,7 @@ def gateway(
         "kind": "anthropic",
         "base_url": fake_claude[0],
         "api_key": UPSTREAM_KEY,
+        "rpm": 100_000,  # the preset protects a real account: 50/min, burst 5
     }
     providers = [{**fake, **NO_RETRY}, {**claude, **NO_RETRY}]
     settings = make_settings(tmp_path_factory.mktemp("gw"), providers, **NO_CACHE)

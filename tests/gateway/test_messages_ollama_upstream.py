@@ -37,7 +37,7 @@ def fake_ollama() -> Iterator[tuple[str, FakeOllama]]:
 def gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_ollama: tuple[str, FakeOllama]
 ) -> Iterator[str]:
-    provider = {"name": "ollama", "kind": "ollama", "base_url": fake_ollama[0]}
+    provider = {"name": "ollama", "kind": "ollama", "base_url": fake_ollama[0], "rpm": 100_000}
     providers = [{**provider, "retry": {"attempts": 1}}]
     settings = make_settings(tmp_path_factory.mktemp("gw"), providers, cache={"enabled": False})
     with serve_app(create_app(settings)) as base:

@@ -45,7 +45,13 @@ def client(
     tmp_path_factory: pytest.TempPathFactory, fake_claude: tuple[str, FakeAnthropic]
 ) -> Iterator[openai.OpenAI]:
     url, _ = fake_claude
-    provider = {"name": "claude", "kind": "anthropic", "base_url": url, "api_key": UPSTREAM_KEY}
+    provider = {
+        "name": "claude",
+        "kind": "anthropic",
+        "base_url": url,
+        "api_key": UPSTREAM_KEY,
+        "rpm": 100_000,  # the preset protects a real account: 50/min, burst 5
+    }
     settings = make_settings(tmp_path_factory.mktemp("gw"), [{**provider, **NO_RETRY}], **NO_CACHE)
     with serve_app(create_app(settings)) as base:
         yield openai.OpenAI(base_url=f"{base}/v1", api_key=MASTER, max_retries=0)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from securellm.core.config import Settings
@@ -16,7 +17,7 @@ from securellm.gateway.context import OutcomeSink
 from securellm.gateway.limits.admission import SecurityAdmission
 from securellm.gateway.limits.fallback import FallbackLimiter
 from securellm.gateway.limits.gcra import MemoryLimiter
-from securellm.gateway.limits.redis_backend import RedisLimiter, connect
+from securellm.gateway.limits.redis_backend import RedisLimiter
 from securellm.gateway.pricing import PriceTable
 from securellm.gateway.spend import BudgetLedger
 
@@ -44,13 +45,15 @@ def audit_writer(settings: Settings, engine: AsyncEngine | None) -> AuditWriter:
 
 
 @asynccontextmanager
-async def build_security(settings: Settings, engine: AsyncEngine) -> AsyncIterator[SecurityParts]:
-    """Open what the security layer needs; flush and close it on exit."""
+async def build_security(
+    settings: Settings, engine: AsyncEngine, redis: Redis | None = None
+) -> AsyncIterator[SecurityParts]:
+    """Open what the security layer needs; flush and close it on exit.
+
+    ``redis`` is the process's shared client (``None`` without ``redis_url``); its owner
+    closes it.
+    """
     async with AsyncExitStack() as stack:
-        redis = None
-        if settings.gateway.redis_url:
-            redis = connect(settings.gateway.redis_url)
-            stack.push_async_callback(redis.aclose)
         limiter = FallbackLimiter(RedisLimiter(redis) if redis else None, MemoryLimiter())
         providers = {p.name: p for p in settings.providers}
         prices = PriceTable(providers, settings.gateway.prices)

@@ -26,6 +26,7 @@ from securellm.gateway.state import GatewayState, gateway_state
 from securellm.providers.base import UpstreamResponse
 
 log = logging.getLogger(__name__)
+CONTENT_LIMIT = 256 * 1024  # bytes of a response kept for keys with log_content
 Work = Callable[[RequestContext, GatewayState, Request], Awaitable[Response]]
 
 
@@ -73,6 +74,12 @@ async def serve(request: Request, endpoint: str, dialect: Dialect, work: Work) -
             state.finish(ctx)
 
 
+def _keep_response(ctx: RequestContext, raw: bytes) -> None:
+    """For keys that record content: the answer as the client got it (capped; redacted later)."""
+    text = raw[:CONTENT_LIMIT].decode("utf-8", "replace")
+    ctx.content = {**(ctx.content or {}), "response": text}
+
+
 def _no_cache(header: str | None) -> bool:
     """``Cache-Control: no-cache`` or ``no-store`` from the client skips the response cache."""
     if not header:
@@ -106,6 +113,8 @@ def to_response(ctx: RequestContext, state: GatewayState, upstream: UpstreamResp
     if upstream.stream is None:
         ctx.usage = upstream.usage
         ctx.status = upstream.status
+        if ctx.key is not None and ctx.key.log_content and upstream.body is not None:
+            _keep_response(ctx, upstream.body)
         return Response(
             upstream.body, upstream.status, headers=headers, media_type=upstream.media_type
         )
@@ -124,13 +133,18 @@ async def relay(
     """Forward a stream and record its outcome when it ends, however it ends."""
     assert upstream.stream is not None
     finished = False
+    kept: list[bytes] | None = [] if ctx.key is not None and ctx.key.log_content else None
     try:
         async for chunk in upstream.stream:
             if ctx.first_byte_at is None:
                 ctx.first_byte_at = time.perf_counter()
+            if kept is not None and sum(map(len, kept)) < CONTENT_LIMIT:
+                kept.append(chunk)
             yield chunk
         finished = True
     finally:
+        if kept:
+            _keep_response(ctx, b"".join(kept))
         with contextlib.suppress(Exception):
             await upstream.stream.aclose()  # type: ignore[attr-defined]
         ctx.usage = upstream.usage

@@ -89,7 +89,7 @@ async def build_state(
     redis = create_redis(settings.gateway.redis_url) if settings.gateway.redis_url else None
     resilience = _resilience(settings, redis)
     try:
-        async with build_security(settings, engine) as security:
+        async with build_security(settings, engine, redis) as security:
             state = GatewayState(
                 settings=settings,
                 engine=engine,

@@ -36,9 +36,11 @@ class ProviderPreset(BaseModel):
     base_url: str
     api_key_env: str | None = None
     rpm: int | None = None
-    tpm: int | None = None
+    burst: int | None = None
 
 
+# The seed's per-provider request limits (requests per minute, burst), which protect each
+# upstream's quota; token limits are left to the user, who knows their account's tier.
 PRESETS: dict[str, ProviderPreset] = {
     "openai-compatible": ProviderPreset(dialect="openai", base_url="http://127.0.0.1:8080/v1"),
     "openai": ProviderPreset(
@@ -46,24 +48,24 @@ PRESETS: dict[str, ProviderPreset] = {
         base_url="https://api.openai.com/v1",
         api_key_env="OPENAI_API_KEY",
         rpm=3500,
-        tpm=100_000,
+        burst=100,
     ),
     "deepseek": ProviderPreset(
         dialect="openai",
         base_url="https://api.deepseek.com/v1",
         api_key_env="DEEPSEEK_API_KEY",
         rpm=60,
-        tpm=10_000,
+        burst=10,
     ),
     "anthropic": ProviderPreset(
         dialect="anthropic",
         base_url="https://api.anthropic.com",
         api_key_env="ANTHROPIC_API_KEY",
         rpm=50,
-        tpm=5_000,
+        burst=5,
     ),
     "ollama": ProviderPreset(
-        dialect="ollama", base_url="http://127.0.0.1:11434", rpm=10_000, tpm=1_000_000
+        dialect="ollama", base_url="http://127.0.0.1:11434", rpm=10_000, burst=1000
     ),
     "offload": ProviderPreset(dialect="openai", base_url="http://127.0.0.1:9000/v1"),
     "vllm": ProviderPreset(dialect="openai", base_url="http://127.0.0.1:8000/v1"),

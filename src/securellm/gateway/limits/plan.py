@@ -63,10 +63,10 @@ class LimitPlan:
         settings = self.providers.get(provider)
         if settings is not None:
             rpm = settings.rpm or settings.preset.rpm
-            tpm = settings.tpm or settings.preset.tpm
+            burst = settings.burst or (settings.preset.burst if not settings.rpm else None)
             found += [
-                self._bucket(f"prov:{provider}:req", "provider", "requests", rpm, settings.burst),
-                self._bucket(f"prov:{provider}:tok", "provider", "tokens", tpm, None),
+                self._bucket(f"prov:{provider}:req", "provider", "requests", rpm, burst),
+                self._bucket(f"prov:{provider}:tok", "provider", "tokens", settings.tpm, None),
             ]
         for pattern, limit in self.model_limits.items():
             if fnmatchcase(qualified, pattern) or fnmatchcase(public_model, pattern):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from securellm.gateway.limits.gcra import Bucket, BucketState, Concurrency, Decision
 
@@ -83,19 +83,6 @@ for j = 1, m do
 end
 return 1
 """
-
-
-def connect(url: str, max_connections: int = 64) -> Redis:
-    """A client that gives up fast, so a dead Redis costs a request milliseconds; requests
-    beyond ``max_connections`` wait for a free connection instead of failing."""
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=2.0,
-        socket_connect_timeout=0.25,
-        socket_timeout=0.5,
-    )
-    return Redis(connection_pool=pool)
 
 
 class RedisLimiter:

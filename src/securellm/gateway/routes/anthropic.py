@@ -6,21 +6,12 @@ Anthropic's terms and every error leaves in Anthropic's error shape.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
-from securellm.core.errors import InvalidRequest, PermissionDenied, UnprocessableRequest
-from securellm.gateway.context import RequestContext
-from securellm.gateway.dispatch import Operation
-from securellm.gateway.service import read_body, serve, to_response
-from securellm.gateway.state import GatewayState
-from securellm.gateway.validation import JSON, parse_json_object
+from securellm.core.errors import InvalidRequest
+from securellm.gateway.pipeline import endpoint
+from securellm.gateway.validation import JSON
 
-Checker = Callable[[JSON], tuple[str, bool]]
 ROLES = ("user", "assistant")
 
 
@@ -88,49 +79,11 @@ def check_count_tokens(body: JSON) -> tuple[str, bool]:
     return _check_common(body), False
 
 
-async def _body(request: Request, state: GatewayState) -> JSON:
-    limit = state.settings.gateway.max_body_bytes
-    raw = await read_body(request, limit)
-    try:
-        return parse_json_object(raw, limit)
-    except UnprocessableRequest as exc:  # Anthropic answers every malformed body with 400
-        raise InvalidRequest(exc.message) from None
-
-
-async def messages_proxy(
-    ctx: RequestContext, state: GatewayState, request: Request, check: Checker, op: Operation
-) -> Response:
-    """Authenticate, validate, route and relay one Messages API request."""
-    ctx.key = await state.auth.authenticate(request.headers)
-    beta = request.headers.get("anthropic-beta")
-    if beta:
-        ctx.forward_headers["anthropic-beta"] = beta
-    body = await _body(request, state)
-    ctx.model, ctx.stream = check(body)
-    route = await state.catalog.resolve(ctx.model)
-    if not ctx.key.allows_model(ctx.model):
-        raise PermissionDenied(f"this key may not use model {ctx.model!r}", param="model")
-    await state.admission.admit(ctx, route, body)
-    upstream = await state.dispatcher.dispatch(ctx, route, op, body, ctx.stream)
-    return to_response(ctx, state, upstream)
-
-
-def _endpoint(name: Operation, check: Checker) -> Callable[[Request], Any]:
-    async def handler(request: Request) -> Response:
-        async def work(ctx: RequestContext, state: GatewayState, req: Request) -> Response:
-            return await messages_proxy(ctx, state, req, check, name)
-
-        return await serve(request, name, "anthropic", work)
-
-    handler.__name__ = f"anthropic_{name}"
-    return handler
-
-
 routes = [
-    Route("/v1/messages", _endpoint("messages", check_messages), methods=["POST"]),
+    Route("/v1/messages", endpoint("messages", check_messages, "anthropic"), methods=["POST"]),
     Route(
         "/v1/messages/count_tokens",
-        _endpoint("count_tokens", check_count_tokens),
+        endpoint("count_tokens", check_count_tokens, "anthropic"),
         methods=["POST"],
     ),
 ]
