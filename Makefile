@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# A portable CPU build of llama.cpp: the native build enables AMX kernels that crash on CPUs
+# (and VMs) whose AMX tile state the kernel does not enable; AVX2 runs everywhere we test.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DLLAMA_BUILD_TESTS=OFF \
+	-DLLAMA_BUILD_EXAMPLES=OFF
 
 .PHONY: run test lint types unit bench clean install
 
@@ -11,7 +16,8 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install --quiet --upgrade pip wheel
 	@echo ">> installing securellm and its dependencies into $(VENV)"
 	@echo ">> the first time, llama-cpp-python compiles llama.cpp (5-10 min on 2 cores); later runs reuse it"
-	@$(BIN)/python -m pip install --progress-bar on -e '.[dev,local]' 2>&1 | grep -v -e 'is ignored: it is neither' -e '^  Downloading' -e '^Processing ' || true
+	@CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --progress-bar on -e '.[dev,local]' 2>&1 \
+		| grep -v -e 'is ignored: it is neither' -e '^  Downloading' -e '^Processing ' || true
 	@$(BIN)/python -c 'import llama_cpp, securellm' || (echo "installation failed" >&2; exit 1)
 	@touch $(STAMP)
 
