@@ -13,8 +13,8 @@ import aiohttp
 import orjson
 
 from securellm.core.config import ProviderSettings
-from securellm.providers.base import Call, Provider, UpstreamResponse, Usage
-from securellm.providers.http import UpstreamClient, event_data, passthrough_headers, sse_events
+from securellm.providers.base import Call, UpstreamResponse, Usage
+from securellm.providers.http import HttpProvider, event_data, passthrough_headers, sse_events
 from securellm.providers.translate.common import (
     anthropic_error_sse,
     openai_error_sse,
@@ -25,31 +25,18 @@ from securellm.providers.translate.to_anthropic import chat_to_messages, message
 
 API_VERSION = "2023-06-01"
 JSON_HEADERS = {"content-type": "application/json"}
-DISCOVERY_TIMEOUT_S = 5.0
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(HttpProvider):
     """Talks to ``{base_url}/v1/messages`` with ``x-api-key`` and ``anthropic-version``."""
 
+    models_path = "/v1/models?limit=1000"
+
     def __init__(self, settings: ProviderSettings) -> None:
-        super().__init__(settings)
         auth = {"anthropic-version": API_VERSION}
         if settings.api_key is not None:
             auth["x-api-key"] = settings.api_key.get_secret_value()
-        self.client = UpstreamClient(settings, auth)
-
-    async def start(self) -> None:
-        await self.client.start()
-
-    async def close(self) -> None:
-        await self.client.close()
-
-    async def list_models(self) -> list[str]:
-        if self.settings.models is not None:
-            return list(self.settings.models)
-        data = await self.client.get_json("/v1/models?limit=1000", timeout=DISCOVERY_TIMEOUT_S)
-        items = data.get("data", []) if isinstance(data, dict) else []
-        return [str(m["id"]) for m in items if isinstance(m, dict) and "id" in m]
+        super().__init__(settings, auth)
 
     async def messages(self, call: Call) -> UpstreamResponse:
         response = await self._post("/v1/messages", {**call.body, "model": call.model}, call)

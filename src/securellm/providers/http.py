@@ -16,8 +16,10 @@ from securellm.core.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from securellm.providers.base import Provider
 
 _PASS_HEADERS = ("retry-after", "x-request-id", "request-id")
+DISCOVERY_TIMEOUT_S = 5.0
 OVERLOADED = 529
 
 
@@ -177,3 +179,45 @@ async def ndjson_lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]
         line = raw_line.strip()
         if line:
             yield line
+
+
+def bearer(settings: ProviderSettings) -> dict[str, str]:
+    """``Authorization: Bearer <key>`` when the provider has a key, else nothing."""
+    if settings.api_key is None:
+        return {}
+    return {"Authorization": f"Bearer {settings.api_key.get_secret_value()}"}
+
+
+def openai_model_ids(data: Any) -> list[str]:
+    """Ids from an OpenAI- or Anthropic-style model list: ``{"data": [{"id": ...}]}``."""
+    items = data.get("data", []) if isinstance(data, dict) else []
+    return [str(m["id"]) for m in items if isinstance(m, dict) and "id" in m]
+
+
+class HttpProvider(Provider):
+    """A provider reached through one pooled :class:`UpstreamClient`.
+
+    Subclasses pass their auth headers and say where the model list lives
+    (``models_path``) and how to read it (``model_ids``).
+    """
+
+    models_path = "/models"
+
+    def __init__(self, settings: ProviderSettings, auth_headers: Mapping[str, str]) -> None:
+        super().__init__(settings)
+        self.client = UpstreamClient(settings, auth_headers)
+
+    async def start(self) -> None:
+        await self.client.start()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def list_models(self) -> list[str]:
+        if self.settings.models is not None:
+            return list(self.settings.models)
+        data = await self.client.get_json(self.models_path, timeout=DISCOVERY_TIMEOUT_S)
+        return self.model_ids(data)
+
+    def model_ids(self, data: Any) -> list[str]:
+        return openai_model_ids(data)

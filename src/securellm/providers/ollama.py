@@ -15,35 +15,32 @@ import orjson
 
 from securellm.core.config import ProviderSettings
 from securellm.core.errors import UpstreamError
-from securellm.providers.base import Call, Provider, UpstreamResponse, Usage
-from securellm.providers.http import UpstreamClient, ndjson_lines, passthrough_headers
+from securellm.providers.base import Call, UpstreamResponse, Usage
+from securellm.providers.http import (
+    DISCOVERY_TIMEOUT_S,
+    HttpProvider,
+    bearer,
+    ndjson_lines,
+    passthrough_headers,
+)
 from securellm.providers.translate import ollama as wire
 from securellm.providers.translate.bridge import messages_via_chat
 from securellm.providers.translate.common import openai_error_sse
 
 JSON_HEADERS = {"content-type": "application/json"}
-DISCOVERY_TIMEOUT_S = 5.0
 Translate = Callable[[dict[str, Any], str], dict[str, Any]]
 
 
-class OllamaProvider(Provider):
+class OllamaProvider(HttpProvider):
     """Talks to an Ollama server; a key, when configured, is sent as a bearer token."""
 
+    models_path = "/api/tags"
+
     def __init__(self, settings: ProviderSettings) -> None:
-        super().__init__(settings)
-        key = settings.api_key.get_secret_value() if settings.api_key else None
-        self.client = UpstreamClient(settings, {"Authorization": f"Bearer {key}"} if key else {})
+        super().__init__(settings, bearer(settings))
 
-    async def start(self) -> None:
-        await self.client.start()
-
-    async def close(self) -> None:
-        await self.client.close()
-
-    async def list_models(self) -> list[str]:
-        if self.settings.models is not None:
-            return list(self.settings.models)
-        return _names(await self.client.get_json("/api/tags", timeout=DISCOVERY_TIMEOUT_S))
+    def model_ids(self, data: Any) -> list[str]:
+        return _names(data)
 
     async def running_models(self) -> list[str]:
         """Models loaded in memory right now (``/api/ps``)."""

@@ -15,12 +15,18 @@ import aiohttp
 import orjson
 
 from securellm.core.config import ProviderSettings
-from securellm.providers.base import Call, Provider, UpstreamResponse, Usage
-from securellm.providers.http import UpstreamClient, event_data, passthrough_headers, sse_events
+from securellm.providers.base import Call, UpstreamResponse, Usage
+from securellm.providers.http import (
+    HttpProvider,
+    bearer,
+    event_data,
+    passthrough_headers,
+    sse_events,
+)
 from securellm.providers.translate.bridge import messages_via_chat
+from securellm.providers.translate.common import openai_error_sse
 
 JSON_HEADERS = {"content-type": "application/json"}
-DISCOVERY_TIMEOUT_S = 5.0
 
 
 def usage_from_openai(data: Any) -> Usage:
@@ -41,33 +47,11 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
 
 
-def error_event(message: str, error_type: str = "upstream_error") -> bytes:
-    """An SSE event in OpenAI's mid-stream error shape (the SDK raises on it)."""
-    payload = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
-
-
-class OpenAICompatibleProvider(Provider):
+class OpenAICompatibleProvider(HttpProvider):
     """Relays the OpenAI wire format to an OpenAI-compatible upstream."""
 
     def __init__(self, settings: ProviderSettings) -> None:
-        super().__init__(settings)
-        key = settings.api_key.get_secret_value() if settings.api_key else None
-        auth = {"Authorization": f"Bearer {key}"} if key else {}
-        self.client = UpstreamClient(settings, auth)
-
-    async def start(self) -> None:
-        await self.client.start()
-
-    async def close(self) -> None:
-        await self.client.close()
-
-    async def list_models(self) -> list[str]:
-        if self.settings.models is not None:
-            return list(self.settings.models)
-        data = await self.client.get_json("/models", timeout=DISCOVERY_TIMEOUT_S)
-        items = data.get("data", []) if isinstance(data, dict) else []
-        return [str(m["id"]) for m in items if isinstance(m, dict) and "id" in m]
+        super().__init__(settings, bearer(settings))
 
     async def chat(self, call: Call) -> UpstreamResponse:
         return await self._post("/chat/completions", call)
@@ -126,9 +110,9 @@ class OpenAICompatibleProvider(Provider):
                 content_events += 1
                 yield event + b"\n\n"
         except TimeoutError:
-            yield error_event(f"provider {self.name!r} timed out mid-stream", "timeout_error")
+            yield openai_error_sse(f"provider {self.name!r} timed out mid-stream", "timeout_error")
         except aiohttp.ClientError as exc:
-            yield error_event(f"provider {self.name!r} broke the stream: {type(exc).__name__}")
+            yield openai_error_sse(f"provider {self.name!r} broke the stream: {type(exc).__name__}")
         finally:
             response.release()
             if result.usage.total_tokens == 0:
