@@ -39,6 +39,8 @@ STOP_WITHIN_S = 45.0  # the units' TimeoutStopSec=
 SANDBOX = Path(__file__).resolve().parent / "sandbox_exec.py"
 SERVICE_UID = 61234  # in systemd's DynamicUser= range, owned by no one here
 
+PROJECT = Path(__file__).resolve().parents[2]
+
 
 @dataclass
 class Service:
@@ -65,7 +67,10 @@ class Service:
         wrapper = [unshare, "--mount", "--propagation", "private", "--", sys.executable]
         wrapper += [str(SANDBOX), "--root", str(new_root), "--uid", str(self.uid)]
         wrapper += ["--ro", str(self.prefix / "etc"), "--rw", str(self.state)]
-        wrapper += ["--rw", str(self.logs), "--expose", sys.base_prefix, *self.sandbox_flags]
+        wrapper += ["--rw", str(self.logs), "--expose", sys.base_prefix]
+        # The checkout and its venv may sit where the unit hides things (/tmp, /root):
+        # a real install lives under /usr or /nix, so show them read-only like one.
+        wrapper += ["--expose", str(PROJECT), "--expose", sys.prefix, *self.sandbox_flags]
         wrapper += ["--", *self.argv]
         return wrapper
 
