@@ -32,11 +32,14 @@ BODY = b'{"model":"%s","messages":[{"role":"user","content":"What is the capital
 MASTER = "sk-bench-master-key-0123456789abcdef"
 
 
-def write_config(folder: Path, upstream: str, workers: int, extra: str = "") -> Path:
+def write_config(folder: Path, upstream: str, workers: int, *, cache: bool = False) -> Path:
+    """The benchmark gateway: one provider, a fixed master key, the response cache off
+    unless asked (identical benchmark requests would otherwise all be cache hits)."""
     config = folder / "bench.toml"
     config.write_text(
         f'data_dir = "{folder}/data"\nlog_dir = "{folder}/log"\n\n'
-        f'[gateway]\nworkers = {workers}\nmaster_key = "{MASTER}"\n{extra}\n'
+        f'[gateway]\nworkers = {workers}\nmaster_key = "{MASTER}"\n\n'
+        f"[cache]\nenabled = {str(cache).lower()}\n\n"
         f'[[providers]]\nname = "bench"\nbase_url = "{upstream}"\nmodels = ["fixed"]\n'
     )
     return config

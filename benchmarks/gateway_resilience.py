@@ -34,7 +34,6 @@ from benchmarks.harness import (
 
 MASTER = "sk-bench-master-key-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {MASTER}"}
-OFF = "[cache]\nenabled = false\n"
 BODY = b'{"model":"%s","messages":[{"role":"user","content":"What is the capital of France? UNIQUE"}],"max_tokens":8,"temperature":0}'  # noqa: E501
 PROVIDER_OFF = "\n[providers.retry]\nattempts = 1\n\n[providers.breaker]\nenabled = false\n"
 
@@ -44,12 +43,10 @@ def gateway(
     upstream: str, model: str, *, cache: bool, resilience: bool, workers: int
 ) -> Iterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
-        config = write_config(Path(tmp), upstream, workers)
+        config = write_config(Path(tmp), upstream, workers, cache=cache)
         text = config.read_text().replace('models = ["fixed"]', f'models = ["{model}"]')
         if not resilience:
             text += PROVIDER_OFF
-        if not cache:
-            text += "\n" + OFF
         config.write_text(text)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
