@@ -96,3 +96,20 @@ def test_redis_dying_mid_test_degrades_to_in_process_without_errors(
         ready = httpx.get(f"{first}/ready").json()
     assert statuses == [200] * 5
     assert ready["checks"]["cache"]["degraded"] is True
+
+
+async def test_a_healthy_circuit_does_not_ask_redis_on_every_request(redis: RedisServer) -> None:
+    from securellm.core.config.resilience import BreakerSettings
+    from securellm.gateway.redis_client import create_redis
+    from securellm.gateway.resilience.breaker import RedisBreakers
+
+    client = create_redis(redis.url)
+    breakers = RedisBreakers(client)
+    await client.config_resetstat()
+    for _ in range(100):
+        assert (await breakers.allow("up", BreakerSettings()))[0]
+        await breakers.success("up")
+    stats = await client.info("commandstats")
+    await client.aclose()
+    calls = sum(v["calls"] for k, v in stats.items() if k.startswith("cmdstat_eval"))
+    assert 1 <= calls <= 2

@@ -118,8 +118,11 @@ class Dispatcher:
     ) -> UpstreamResponse:
         provider = target.provider
         policy = provider.settings
-        allowed, wait_s = await self.breakers.allow(provider.name, policy.breaker)
-        if policy.breaker.enabled and not allowed:
+        breaker = policy.breaker.enabled
+        allowed, wait_s = (
+            await self.breakers.allow(provider.name, policy.breaker) if breaker else (True, 0.0)
+        )
+        if not allowed:
             raise ServiceUnavailable(
                 f"provider {provider.name!r} is unavailable: its circuit is open after repeated "
                 f"failures; retrying in {wait_s:.0f}s",
@@ -130,7 +133,7 @@ class Dispatcher:
             try:
                 result = await self.call_target(ctx, target, op, body, stream, deadline)
             except SecureLLMError as exc:
-                if breaker_counts(exc):
+                if breaker and breaker_counts(exc):
                     await self.breakers.failure(provider.name, policy.breaker)
                 attempt += 1
                 remaining = deadline - time.monotonic()
@@ -142,7 +145,8 @@ class Dispatcher:
                 self.on_retry(provider.name)
                 await asyncio.sleep(delay)
                 continue
-            await self.breakers.success(provider.name)
+            if breaker:
+                await self.breakers.success(provider.name)
             return result
 
     async def call_target(

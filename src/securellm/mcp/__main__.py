@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.config)
         http = parse_http_address(args.http) if args.http else None
     except (ConfigError, InvalidInputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        sys.stderr.write(f"error: {exc}\n")
         return 2
     serve(settings, http=http)
     return 0

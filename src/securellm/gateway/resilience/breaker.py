@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from securellm.core.config.resilience import BreakerSettings
 
 log = logging.getLogger(__name__)
+CLOSED_TTL_S = 1.0
 
 
 class CircuitState(StrEnum):
@@ -80,11 +81,11 @@ class MemoryBreakers:
 _ALLOW = """
 local opened = tonumber(redis.call('HGET', KEYS[1], 'opened_until') or '0')
 local now = tonumber(ARGV[1])
-if opened == 0 then return {1, 0} end
+if opened == 0 then return {1, 0} end  -- closed
 if now < opened then return {0, math.floor((opened - now) * 1000)} end
 if redis.call('HSETNX', KEYS[1], 'probing', '1') == 1 then
   redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 10))
-  return {1, 0}
+  return {2, 0}  -- half-open: this caller is the probe
 end
 return {0, math.floor(tonumber(ARGV[3]) * 1000)}
 """
@@ -112,22 +113,35 @@ class RedisBreakers:
         self._allow = redis.register_script(_ALLOW)
         self._failure = redis.register_script(_FAILURE)
         self.mirror: dict[str, CircuitState] = {}
+        self._closed_until: dict[str, float] = {}  # monotonic time a "closed" answer is trusted
+        self._failed: set[str] = set()  # providers this process saw fail since the last reset
 
     async def allow(self, name: str, settings: BreakerSettings) -> tuple[bool, float]:
+        """A closed circuit is trusted for ``CLOSED_TTL_S`` without asking Redis again, so a
+        healthy provider costs one Redis call per second per process, not one per request."""
+        if time.monotonic() < self._closed_until.get(name, 0.0):
+            return True, 0.0
         try:
-            allowed, wait_ms = await self._allow(
+            verdict, wait_ms = await self._allow(
                 keys=[self.prefix + name],
                 args=[time.time(), settings.failure_threshold, settings.cooldown_s],
             )
             self.degraded = False
-            if not allowed:
-                self.mirror[name] = CircuitState.OPEN
-            return bool(allowed), int(wait_ms) / 1000.0
         except Exception as exc:  # any Redis error: degrade, never fail the request
             self._degrade(exc)
             return await self.fallback.allow(name, settings)
+        if verdict == 1:
+            self.mirror[name] = CircuitState.CLOSED
+            self._closed_until[name] = time.monotonic() + CLOSED_TTL_S
+        elif verdict == 0:
+            self.mirror[name] = CircuitState.OPEN
+        return bool(verdict), int(wait_ms) / 1000.0
 
     async def success(self, name: str) -> None:
+        """Reset the shared count only when this process saw failures (no call per request)."""
+        if name not in self._failed and self.mirror.get(name) is CircuitState.CLOSED:
+            return
+        self._failed.discard(name)
         self.mirror[name] = CircuitState.CLOSED
         try:
             await self.redis.delete(self.prefix + name)
@@ -136,6 +150,8 @@ class RedisBreakers:
         await self.fallback.success(name)
 
     async def failure(self, name: str, settings: BreakerSettings) -> None:
+        self._failed.add(name)
+        self._closed_until.pop(name, None)
         try:
             opened = await self._failure(
                 keys=[self.prefix + name],
