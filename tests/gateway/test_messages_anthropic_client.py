@@ -181,3 +181,13 @@ def test_anthropic_beta_features_reach_an_anthropic_upstream(
         extra_headers={"anthropic-beta": beta, "cache-control": "no-cache"},
     )
     assert fake_claude[1].requests[-1].headers["anthropic-beta"] == beta
+
+
+def test_model_list_comes_in_anthropic_shape_to_the_anthropic_sdk(
+    client: anthropic.Anthropic,
+) -> None:
+    page = client.models.list()
+    ids = [model.id for model in page.data]
+    assert "claude/claude-tools" in ids
+    assert all(model.type == "model" for model in page.data)
+    assert page.has_more is False
