@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import orjson
 import pytest
 
 from support.asgi_server import serve_app
@@ -112,3 +114,17 @@ def test_hits_show_in_stats_and_metrics_and_clear_empties_the_cache(base: str) -
 
 def test_cache_admin_needs_the_master_key(base: str) -> None:
     assert httpx.get(f"{base}/admin/cache").status_code == 401
+
+
+def test_a_hit_is_audited_as_a_hit_with_zero_cost(
+    gateway_for: GatewayFactory, upstream: tuple[str, FaultyUpstream], tmp_path: Path
+) -> None:
+    prices = {"prices": {"up/echo": {"input": 1000.0, "output": 1000.0}}}
+    with gateway_for([{"name": "up", "base_url": upstream[0]}], gateway=prices) as base:
+        chat(base)
+        chat(base)
+    lines = (tmp_path / "log" / "audit").glob("*.jsonl")
+    records = [orjson.loads(line) for f in lines for line in f.read_bytes().splitlines()]
+    chats = [r for r in records if r["endpoint"] == "chat"]
+    assert [(r["cache_hit"], r["cost_usd"] > 0) for r in chats] == [(False, True), (True, False)]
+    assert chats[1]["event_type"] == "request.cache_hit"

@@ -111,12 +111,13 @@ class SecurityAdmission:
             self._settle_limits(reservation, adjustments)
 
     def settle(self, ctx: RequestContext) -> None:
-        if ctx.provider is not None:
+        # A cache hit reached no upstream: it costs nothing and uses no upstream tokens.
+        if ctx.provider is not None and not ctx.cache_hit:
             ctx.cost_usd = self.prices.cost(ctx.provider, ctx.upstream_model, ctx.usage)
         reservation = ctx.reservation
         if not isinstance(reservation, Reservation):
             return
-        actual = ctx.usage.total_tokens
+        actual = 0 if ctx.cache_hit else ctx.usage.total_tokens
         if reservation.backend is not None:
             adjustments = [
                 (b.key, b.interval_ms, actual - b.cost) for b in reservation.token_buckets
