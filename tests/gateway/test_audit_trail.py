@@ -111,7 +111,7 @@ def test_one_record_per_request_under_concurrent_mixed_load(
 def test_record_has_the_seed_fields_and_the_real_cost(
     gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI], tmp_path: Path
 ) -> None:
-    with gateway_for(provider(fake_upstream), gateway=PRICES) as base:
+    with gateway_for(provider(fake_upstream), gateway=PRICES, cache={"enabled": False}) as base:
         key = create_key(base)
         request_id = chat(base, key["key"])
     record = next(r for r in records(tmp_path) if r["request_id"] == request_id)
@@ -208,7 +208,7 @@ def test_admin_audit_needs_the_master_key(fake_gateway: str) -> None:
 def test_admin_spend_sums_cost_per_model(
     gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI]
 ) -> None:
-    with gateway_for(provider(fake_upstream), gateway=PRICES) as base:
+    with gateway_for(provider(fake_upstream), gateway=PRICES, cache={"enabled": False}) as base:
         key = create_key(base, budget_usd=1.0, period="month")
         for _ in range(3):
             chat(base, key["key"])

@@ -29,7 +29,7 @@ HELLO = {"model": "fake/echo", "messages": [{"role": "user", "content": "hello t
 @pytest.fixture
 def gateway(gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI]) -> Iterator[str]:
     provider = {"name": "fake", "base_url": fake_upstream[0], "api_key": UPSTREAM_KEY}
-    with gateway_for([provider], gateway=PRICES) as base:
+    with gateway_for([provider], gateway=PRICES, cache={"enabled": False}) as base:
         yield base
 
 
