@@ -9,7 +9,6 @@ gateway on 2 workers. Figures only: nothing here passes or fails.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -17,19 +16,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import (
-    ROOT,
+    MASTER,
     Latency,
     Throughput,
+    create_key,
     fixed_upstream,
-    free_port,
+    gateway,
     latency,
-    process,
     table,
     throughput,
 )
 
 BODY = b'{"model":"%s","messages":[{"role":"user","content":"What is the capital of France?"}]}'
-MASTER = "sk-bench-master-key-0123456789abcdef"
 
 
 def write_config(folder: Path, upstream: str, workers: int, *, cache: bool = False) -> Path:
@@ -43,25 +41,6 @@ def write_config(folder: Path, upstream: str, workers: int, *, cache: bool = Fal
         f'[[providers]]\nname = "bench"\nbase_url = "{upstream}"\nmodels = ["fixed"]\n'
     )
     return config
-
-
-def create_key(config: Path) -> str:
-    argv = [sys.executable, "-m", "securellm", "keys", "create", "bench", "--config", str(config)]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    return out.strip().splitlines()[-1]
-
-
-def gateway_argv(config: Path, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "securellm",
-        "gateway",
-        "--config",
-        str(config),
-        "--port",
-        str(port),
-    ]
 
 
 def row(label: str, lat: Latency, tp: Throughput) -> tuple[str, ...]:
@@ -83,10 +62,8 @@ def main() -> None:
     with fixed_upstream() as upstream, tempfile.TemporaryDirectory() as tmp:
         config = write_config(Path(tmp), upstream, args.workers)
         key = create_key(config)
-        port = free_port()
-        gateway = f"http://127.0.0.1:{port}"
-        with process(gateway_argv(config, port), f"{gateway}/health"):
-            direct_url, via_url = f"{upstream}/chat/completions", f"{gateway}/v1/chat/completions"
+        with gateway(config) as (base, _):
+            direct_url, via_url = f"{upstream}/chat/completions", f"{base}/v1/chat/completions"
             auth = {"Authorization": f"Bearer {key}"}
             d_lat = latency(direct_url, BODY % b"fixed", {}, args.requests)
             g_lat = latency(via_url, BODY % b"bench/fixed", auth, args.requests)

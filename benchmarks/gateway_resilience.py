@@ -22,24 +22,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from benchmarks.gateway_overhead import gateway_argv, write_config
-from benchmarks.harness import (
-    fixed_upstream,
-    free_port,
-    latency,
-    process,
-    table,
-    throughput,
-)
+from benchmarks.gateway_overhead import write_config
+from benchmarks.harness import MASTER, fixed_upstream, gateway, latency, table, throughput
 
-MASTER = "sk-bench-master-key-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {MASTER}"}
 BODY = b'{"model":"%s","messages":[{"role":"user","content":"What is the capital of France? UNIQUE"}],"max_tokens":8,"temperature":0}'  # noqa: E501
 PROVIDER_OFF = "\n[providers.retry]\nattempts = 1\n\n[providers.breaker]\nenabled = false\n"
 
 
 @contextmanager
-def gateway(
+def configured_gateway(
     upstream: str, model: str, *, cache: bool, resilience: bool, workers: int
 ) -> Iterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
@@ -48,9 +40,7 @@ def gateway(
         if not resilience:
             text += PROVIDER_OFF
         config.write_text(text)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with process(gateway_argv(config, port), f"{url}/health"):
+        with gateway(config) as (url, _):
             yield url
 
 
@@ -77,9 +67,9 @@ def main() -> None:
         fixed = BODY.replace(b"UNIQUE", b"") % model.encode()
         via = BODY.replace(b"UNIQUE", b"") % f"bench/{model}".encode()
         direct = latency(f"{url}/chat/completions", fixed, {}, count)
-        with gateway(url, model, cache=False, resilience=True, workers=1) as gw:
+        with configured_gateway(url, model, cache=False, resilience=True, workers=1) as gw:
             miss = latency(f"{gw}/v1/chat/completions", via, AUTH, count)
-        with gateway(url, model, cache=True, resilience=True, workers=1) as gw:
+        with configured_gateway(url, model, cache=True, resilience=True, workers=1) as gw:
             hit = latency(f"{gw}/v1/chat/completions", via, AUTH, count)
     print(f"latency at 1 connection, upstream = {model}, {count} requests each")
     print(table([
@@ -96,7 +86,9 @@ def main() -> None:
             ("retries + breaker, cache off", False, True),
             ("retries + breaker + cache (all misses)", True, True),
         ):
-            with gateway(url, "fixed", cache=cache, resilience=resilience, workers=2) as gw:
+            with configured_gateway(
+                url, "fixed", cache=cache, resilience=resilience, workers=2
+            ) as gw:
                 result = throughput(
                     f"{gw}/v1/chat/completions", unique, AUTH, 32, args.seconds, unique=True
                 )

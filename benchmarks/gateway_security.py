@@ -29,13 +29,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import (
-    ROOT,
+    MASTER,
     Latency,
     Throughput,
+    create_key,
     fixed_upstream,
     free_port,
+    gateway,
     latency,
-    process,
     table,
     throughput,
     wait_http,
@@ -45,7 +46,6 @@ BODY = (
     b'{"model":"bench/fixed",'
     b'"messages":[{"role":"user","content":"What is the capital of France?"}]}'
 )
-MASTER = "sk-bench-master-key-0123456789abcdef"
 LIMITS = ["--rpm", "100000000", "--tpm", "1000000000", "--max-concurrency", "10000"]
 
 
@@ -62,12 +62,6 @@ def write_config(folder: Path, upstream: str, workers: int, *, on: bool, redis: 
         f'[[providers]]\nname = "bench"\nbase_url = "{upstream}"\nmodels = ["fixed"]\n'
     )
     return config
-
-
-def create_key(config: Path, *options: str) -> str:
-    argv = [sys.executable, "-m", "securellm", "keys", "create", "bench", "--config", str(config)]
-    out = subprocess.run([*argv, *options], capture_output=True, text=True, check=True, cwd=ROOT)
-    return out.stdout.strip().splitlines()[-1]
 
 
 @contextmanager
@@ -101,10 +95,7 @@ class Result:
 
 
 def measure(config: Path, key: str, args: argparse.Namespace) -> Result:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "securellm", "gateway", "--config", str(config)]
-    with process([*argv, "--port", str(port)], f"{base}/health") as proc:
+    with gateway(config) as (base, proc):
         wait_http(f"{base}/ready")
         url, auth = f"{base}/v1/chat/completions", {"Authorization": f"Bearer {key}"}
         lat = latency(url, BODY, auth, args.requests)

@@ -30,17 +30,17 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import (
+    MASTER,
     Latency,
     Throughput,
+    asgi_app,
     fixed_upstream,
-    free_port,
+    gateway,
     latency,
-    process,
     table,
     throughput,
 )
 
-MASTER = "sk-bench-master-key-0123456789abcdef"
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 CHAT = b'{"model":"%s","messages":[{"role":"user","content":"What is the capital of France?"}]}'
 MESSAGES = (
@@ -84,14 +84,8 @@ async def anthropic_app(
 
 @contextmanager
 def fixed_anthropic() -> Iterator[str]:
-    port = free_port()
-    argv = [
-        sys.executable, "-m", "uvicorn", "benchmarks.gateway_translation:anthropic_app",
-        "--port", str(port), "--log-level", "warning", "--no-access-log",
-        "--loop", "uvloop", "--http", "httptools",
-    ]  # fmt: skip
-    with process(argv, f"http://127.0.0.1:{port}/v1/models"):
-        yield f"http://127.0.0.1:{port}"
+    with asgi_app("benchmarks.gateway_translation:anthropic_app", "/v1/models") as root:
+        yield root
 
 
 def write_config(folder: Path, openai_url: str, anthropic_url: str, workers: int) -> Path:
@@ -144,10 +138,7 @@ def measure(
     auth = {"Authorization": f"Bearer {MASTER}"}
     with tempfile.TemporaryDirectory() as tmp:
         config = write_config(Path(tmp), openai_url, anthropic_url, args.workers)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        argv = [sys.executable, "-m", "securellm", "gateway", "--config", str(config)]
-        with process([*argv, "--port", str(port)], f"{base}/health"):
+        with gateway(config) as (base, _):
             cases = [
                 ("passthrough (OpenAI -> OpenAI)", "/v1/chat/completions", CHAT % b"bench/fixed"),
                 (

@@ -13,13 +13,14 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+MASTER = "sk-bench-master-key-0123456789abcdef"
 
 
 def free_port() -> int:
@@ -57,16 +58,41 @@ def process(argv: list[str], ready_url: str, **kwargs: object) -> Iterator[subpr
 
 
 @contextmanager
-def fixed_upstream() -> Iterator[str]:
-    """The fixed-response upstream (one uvicorn process); yields its ``/v1`` base URL."""
+def asgi_app(target: str, ready_path: str) -> Iterator[str]:
+    """Serve ``module:app`` with uvicorn (uvloop, httptools); yields its root URL."""
     port = free_port()
     argv = [
-        sys.executable, "-m", "uvicorn", "benchmarks.fixed_upstream:app",
+        sys.executable, "-m", "uvicorn", target,
         "--port", str(port), "--log-level", "warning", "--no-access-log",
         "--loop", "uvloop", "--http", "httptools",
     ]  # fmt: skip
-    with process(argv, f"http://127.0.0.1:{port}/v1/models"):
-        yield f"http://127.0.0.1:{port}/v1"
+    root = f"http://127.0.0.1:{port}"
+    with process(argv, f"{root}{ready_path}"):
+        yield root
+
+
+@contextmanager
+def fixed_upstream() -> Iterator[str]:
+    """The fixed-response upstream (one uvicorn process); yields its ``/v1`` base URL."""
+    with asgi_app("benchmarks.fixed_upstream:app", "/v1/models") as root:
+        yield f"{root}/v1"
+
+
+@contextmanager
+def gateway(config: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``securellm gateway --config`` on a free port; yields its URL and process."""
+    port = free_port()
+    argv = [sys.executable, "-m", "securellm", "gateway", "--config", str(config)]
+    base = f"http://127.0.0.1:{port}"
+    with process([*argv, "--port", str(port)], f"{base}/health") as proc:
+        yield base, proc
+
+
+def create_key(config: Path, *options: str) -> str:
+    """A virtual key made with ``securellm keys create`` (printed once, last line)."""
+    argv = [sys.executable, "-m", "securellm", "keys", "create", "bench", "--config", str(config)]
+    out = subprocess.run([*argv, *options], capture_output=True, text=True, check=True, cwd=ROOT)
+    return out.stdout.strip().splitlines()[-1]
 
 
 @dataclass
@@ -138,6 +164,6 @@ def throughput(
     return Throughput(rps, int(errors.group(1)) if errors else 0)
 
 
-def table(rows: list[tuple[str, ...]]) -> str:
+def table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)

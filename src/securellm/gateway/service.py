@@ -134,12 +134,14 @@ async def relay(
     assert upstream.stream is not None
     finished = False
     kept: list[bytes] | None = [] if ctx.key is not None and ctx.key.log_content else None
+    kept_bytes = 0
     try:
         async for chunk in upstream.stream:
             if ctx.first_byte_at is None:
                 ctx.first_byte_at = time.perf_counter()
-            if kept is not None and sum(map(len, kept)) < CONTENT_LIMIT:
+            if kept is not None and kept_bytes < CONTENT_LIMIT:
                 kept.append(chunk)
+                kept_bytes += len(chunk)
             yield chunk
         finished = True
     finally:
