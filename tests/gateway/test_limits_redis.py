@@ -20,6 +20,8 @@ from support.redis_server import RedisServer, redis_server
 
 pytestmark = pytest.mark.redis
 ADMIN = {"authorization": f"Bearer {MASTER}"}
+# Every request reaches the limiter and the upstream: no cache hits.
+NO_CACHE = {"enabled": False}
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,7 @@ def test_redis_killed_mid_test_requests_keep_flowing(
     provider = {"name": "fake", "base_url": fake_upstream[0], "api_key": UPSTREAM_KEY}
     with (
         redis_server() as server,
-        gateway_for([provider], gateway={"redis_url": server.url}) as base,
+        gateway_for([provider], gateway={"redis_url": server.url}, cache=NO_CACHE) as base,
     ):
         created = httpx.post(f"{base}/admin/keys", json={"name": "k", "rpm": 1000}, headers=ADMIN)
         headers = {"authorization": f"Bearer {created.json()['key']}"}
@@ -145,7 +147,7 @@ def test_shared_concurrency_slot_is_freed_for_the_next_request(
     gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI], redis: RedisServer
 ) -> None:
     provider = {"name": "fake", "base_url": fake_upstream[0], "api_key": UPSTREAM_KEY}
-    with gateway_for([provider], gateway={"redis_url": redis.url}) as base:
+    with gateway_for([provider], gateway={"redis_url": redis.url}, cache=NO_CACHE) as base:
         spec = {"name": "one-at-a-time", "max_concurrency": 1, "tpm": 100_000}
         created = httpx.post(f"{base}/admin/keys", json=spec, headers=ADMIN)
         headers = {"authorization": f"Bearer {created.json()['key']}"}

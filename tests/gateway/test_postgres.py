@@ -32,7 +32,11 @@ def database_url() -> Iterator[str]:
 
 
 def gateway_options(database_url: str) -> dict[str, Any]:
-    return {"gateway": {"database_url": database_url, "prices": PRICES}}
+    # The cache is off: a cache hit costs nothing, so spend would not match the 200s.
+    return {
+        "gateway": {"database_url": database_url, "prices": PRICES},
+        "cache": {"enabled": False},
+    }
 
 
 def provider(fake_upstream: tuple[str, FakeOpenAI]) -> list[dict[str, Any]]:
