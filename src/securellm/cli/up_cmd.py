@@ -121,7 +121,7 @@ def up(config: ConfigOption = None) -> None:
     with local_offload(settings):
         out_console.print(_banner(settings), highlight=False, soft_wrap=True)
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, server_process=True),
             host=settings.gateway.host,
             port=settings.gateway.port,
             loop="uvloop",

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from securellm.core.config import Settings, load_settings
 from securellm.core.errors import NotFound, SecureLLMError
 from securellm.core.logging import configure_logging
+from securellm.core.runtime import tune_gc
 from securellm.gateway.errors import error_response
 from securellm.gateway.routes import admin, anthropic, audit, health, openai, operations
 from securellm.gateway.state import ProviderFactory, build_state
@@ -38,13 +39,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    settings: Settings, *, provider_factory: ProviderFactory = build_provider
+    settings: Settings,
+    *,
+    provider_factory: ProviderFactory = build_provider,
+    server_process: bool = False,
 ) -> Starlette:
-    """Build the gateway; nothing is opened until the lifespan starts."""
+    """Build the gateway; nothing is opened until the lifespan starts.
+
+    ``server_process``: the app owns its process (a uvicorn worker), so start-up may tune
+    the garbage collector for serving (:func:`securellm.core.runtime.tune_gc`).
+    """
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with build_state(settings, provider_factory) as state:
+            if server_process:
+                tune_gc()
             yield {"gateway": state}
 
     middleware = []
@@ -77,4 +87,4 @@ def app_from_environment() -> Starlette:
     from securellm.gateway.audit.redact import redact
 
     configure_logging(redact=redact)
-    return create_app(load_settings())
+    return create_app(load_settings(), server_process=True)

@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -33,6 +32,7 @@ from securellm.gateway.audit.chain import (
     sealed_line,
     stream_files,
 )
+from securellm.gateway.audit.index import Row, index_for, row_of
 from securellm.gateway.context import RequestContext
 from securellm.gateway.tables import audit_events
 
@@ -41,51 +41,10 @@ MAX_STREAMS = 256
 # Small batches are chained and written on the event loop (a few ms at most); handing them
 # to a thread costs more in GIL hand-offs than it saves. Large ones go to a thread.
 INLINE_BATCH = 500
-INDEX_COLUMNS = (
-    "ts",
-    "request_id",
-    "event_type",
-    "key_id",
-    "key_name",
-    "client_ip",
-    "endpoint",
-    "provider",
-    "model",
-    "status",
-    "outcome",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "cost_usd",
-    "duration_ms",
-    "error",
-    "file",
-    "line",
-)
-# Text columns are cut to their width, so one odd value cannot fail a whole batch.
-WIDTHS = {name: getattr(audit_events.c[name].type, "length", None) or 0 for name in INDEX_COLUMNS}
-# Built from the constant column list above (no user input): the driver's own placeholders.
-_PLACES = ", ".join(INDEX_COLUMNS)
-# SQLite: the whole batch as one JSON parameter, unpacked inside SQLite (one statement, so
-# the driver thread does not fight the event loop for the GIL row by row).
-SQLITE_INSERT = (
-    f"INSERT INTO audit_events ({_PLACES}) SELECT "  # noqa: S608
-    + ", ".join(f"value ->> {i}" for i in range(len(INDEX_COLUMNS)))
-    + " FROM json_each(?)"
-)
-POSTGRES_INSERT = (
-    f"INSERT INTO audit_events ({_PLACES}) "  # noqa: S608
-    f"VALUES ({', '.join(f'${i}' for i in range(1, len(INDEX_COLUMNS) + 1))})"
-)
-Row = tuple[Any, ...]
 
 
 def _today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
-
-
-def _epoch(timestamp: str) -> float:
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
 class AuditWriter:
@@ -107,6 +66,7 @@ class AuditWriter:
         self.interval = flush_interval_s
         self.retention_days = retention_days
         self.engine = engine
+        self.index = index_for(engine) if engine is not None else None
         self.fsync = fsync
         self.stream = -1
         self.written = 0
@@ -143,6 +103,8 @@ class AuditWriter:
         if self._task is not None:
             await self._task
         await self.flush()
+        if self.index is not None:
+            self.index.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -264,7 +226,7 @@ class AuditWriter:
         rolled = day != self._day
         self._commit(day, batch, lines, hashes, written)
         Head(name, self._seq, self._prev).dump(self.directory, self.stream)
-        return [self._row(rec, name) for rec in batch], rolled
+        return [row_of(rec, name) for rec in batch], rolled
 
     def _commit(
         self,
@@ -285,33 +247,13 @@ class AuditWriter:
             self._day, self._seq, self._prev = day, batch[done - 1]["seq"], hashes[done - 1]
         return done
 
-    @staticmethod
-    def _row(rec: dict[str, Any], name: str) -> Row:
-        values = {**rec, "ts": _epoch(rec["timestamp"]), "file": name, "line": rec["seq"]}
-        row = []
-        for column in INDEX_COLUMNS:
-            value = values.get(column)
-            width = WIDTHS[column]
-            row.append(value[:width] if width and isinstance(value, str) else value)
-        return tuple(row)
-
     # -- database index and retention -----------------------------------------------------
 
     async def _index(self, rows: list[Row]) -> None:
-        """Insert through the driver itself: SQLAlchemy's per-row work would cost the loop."""
-        if self.engine is None or not rows:
+        if self.index is None or not rows:
             return
         try:
-            async with self.engine.begin() as conn:
-                raw = await conn.get_raw_connection()
-                driver: Any = raw.driver_connection
-                if conn.dialect.name == "postgresql":
-                    await driver.executemany(POSTGRES_INSERT, rows)
-                elif conn.dialect.name == "sqlite":
-                    await driver.execute(SQLITE_INSERT, (orjson.dumps(rows).decode(),))
-                else:
-                    dicts = [dict(zip(INDEX_COLUMNS, row, strict=True)) for row in rows]
-                    await conn.execute(audit_events.insert(), dicts)
+            await self.index.insert(rows)
         except Exception as exc:  # the files stay the source of truth
             self.last_error = f"index failed: {type(exc).__name__}"
             log.error("audit index insert failed: %s", type(exc).__name__)

@@ -25,33 +25,40 @@ def retry_after(ms: float) -> str:
 
 
 def _tightest(
-    buckets: Sequence[Bucket], states: dict[str, BucketState], kind: str
-) -> tuple[Bucket, BucketState] | None:
-    """The bucket of ``kind`` with the fewest units left (what the client should see)."""
-    best: tuple[Bucket, BucketState] | None = None
+    buckets: Sequence[Bucket], states: dict[str, BucketState]
+) -> dict[str, tuple[Bucket, BucketState]]:
+    """Per kind, the bucket with the fewest units left (what the client should see)."""
+    best: dict[str, tuple[Bucket, BucketState]] = {}
     for bucket in buckets:
-        if bucket.kind == kind:
-            state = states.get(bucket.key)
-            if state is not None and (best is None or state.remaining < best[1].remaining):
-                best = (bucket, state)
+        state = states.get(bucket.key)
+        if state is None:
+            continue
+        held = best.get(bucket.kind)
+        if held is None or state.remaining < held[1].remaining:
+            best[bucket.kind] = (bucket, state)
     return best
 
 
 def rate_headers(buckets: Sequence[Bucket], decision: Decision, dialect: str) -> dict[str, str]:
+    tightest = _tightest(buckets, decision.states)
     headers: dict[str, str] = {}
-    now = datetime.now(UTC) if dialect == "anthropic" else None
-    for kind in ("requests", "tokens"):
-        pair = _tightest(buckets, decision.states, kind)
-        if pair is None:
-            continue
-        bucket, state = pair
-        if now is not None:
+    if dialect == "anthropic":
+        now = datetime.now(UTC)
+        for kind, (bucket, state) in tightest.items():
             reset = (now + timedelta(milliseconds=state.reset_ms)).isoformat(timespec="seconds")
             headers[f"anthropic-ratelimit-{kind}-limit"] = str(bucket.limit)
             headers[f"anthropic-ratelimit-{kind}-remaining"] = str(state.remaining)
             headers[f"anthropic-ratelimit-{kind}-reset"] = reset.replace("+00:00", "Z")
-        else:
-            headers[f"x-ratelimit-limit-{kind}"] = str(bucket.limit)
-            headers[f"x-ratelimit-remaining-{kind}"] = str(state.remaining)
-            headers[f"x-ratelimit-reset-{kind}"] = duration(state.reset_ms)
+        return headers
+    for kind, (bucket, state) in tightest.items():
+        names = _OPENAI_NAMES[kind]
+        headers[names[0]] = str(bucket.limit)
+        headers[names[1]] = str(state.remaining)
+        headers[names[2]] = duration(state.reset_ms)
     return headers
+
+
+_OPENAI_NAMES = {
+    kind: (f"x-ratelimit-limit-{kind}", f"x-ratelimit-remaining-{kind}", f"x-ratelimit-reset-{kind}")
+    for kind in ("requests", "tokens")
+}
