@@ -27,7 +27,7 @@ class RequestContext:
     endpoint: str
     dialect: Literal["openai", "anthropic"] = "openai"
     request_id: str = field(default_factory=new_request_id)
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_wall: float = field(default_factory=time.time)  # seconds since the epoch
     started: float = field(default_factory=time.perf_counter)
     client_ip: str | None = None
     key: KeyRecord | None = None
@@ -48,6 +48,10 @@ class RequestContext:
     response_headers: dict[str, str] = field(default_factory=dict)
     forward_headers: dict[str, str] = field(default_factory=dict)
     reservation: Any = None
+
+    @property
+    def started_at(self) -> datetime:
+        return datetime.fromtimestamp(self.started_wall, UTC)
 
     @property
     def duration_ms(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from securellm.gateway.audit.redact import redact, redact_value
@@ -9,6 +10,26 @@ from securellm.gateway.context import RequestContext
 
 CONTENT_FIELDS = ("system", "messages", "prompt", "input", "tools")
 MAX_ERROR = 500
+
+
+class _Clock:
+    """ISO 8601 UTC timestamps with microseconds; the date and time part is formatted once
+    per second (``datetime.isoformat`` on an aware datetime costs microseconds per call)."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def format(self, wall: float) -> str:
+        second = int(wall)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        micros = min(round((wall - second) * 1_000_000), 999_999)
+        return f"{self._prefix}.{micros:06d}Z"
+
+
+utc_timestamp = _Clock().format
 
 
 def event_type(ctx: RequestContext) -> str:
@@ -26,7 +47,7 @@ def build(ctx: RequestContext) -> dict[str, Any]:
     key = ctx.key
     usage = ctx.usage
     record: dict[str, Any] = {
-        "timestamp": ctx.started_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "timestamp": utc_timestamp(ctx.started_wall),
         "request_id": ctx.request_id,
         "event_type": event_type(ctx),
         "endpoint": ctx.endpoint,
@@ -41,7 +62,7 @@ def build(ctx: RequestContext) -> dict[str, Any]:
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
         "cached_tokens": usage.cached_tokens,
-        "cost_usd": round(ctx.cost_usd, 8),
+        "cost_usd": round(ctx.cost_usd, 8) if ctx.cost_usd else 0.0,
         "duration_ms": round(ctx.duration_ms, 3),
         "status": ctx.status,
         "outcome": ctx.outcome,

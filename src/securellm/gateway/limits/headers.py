@@ -24,6 +24,12 @@ def retry_after(ms: float) -> str:
     return str(max(1, math.ceil(ms / 1000)))
 
 
+_OPENAI_NAMES = {
+    kind: tuple(f"x-ratelimit-{part}-{kind}" for part in ("limit", "remaining", "reset"))
+    for kind in ("requests", "tokens")
+}
+
+
 def _tightest(
     buckets: Sequence[Bucket], states: dict[str, BucketState]
 ) -> dict[str, tuple[Bucket, BucketState]]:
@@ -56,9 +62,3 @@ def rate_headers(buckets: Sequence[Bucket], decision: Decision, dialect: str) ->
         headers[names[1]] = str(state.remaining)
         headers[names[2]] = duration(state.reset_ms)
     return headers
-
-
-_OPENAI_NAMES = {
-    kind: (f"x-ratelimit-limit-{kind}", f"x-ratelimit-remaining-{kind}", f"x-ratelimit-reset-{kind}")
-    for kind in ("requests", "tokens")
-}
