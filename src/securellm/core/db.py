@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from securellm.core.sqlite import SQLITE_PRAGMAS
+
 
 def async_url(url: str) -> str:
     """Accept plain ``postgresql://`` and ``sqlite:///`` URLs and pick the async driver."""
@@ -35,7 +37,14 @@ def create_engine(url: str) -> AsyncEngine:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    for pragma in (*SQLITE_PRAGMAS, "PRAGMA busy_timeout=30000"):
+        cursor.execute(pragma)
     cursor.close()
+
+
+def sqlite_file(engine: AsyncEngine) -> str | None:
+    """The path of ``engine``'s database when it is a SQLite file (not memory, not a server)."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        return database
+    return None

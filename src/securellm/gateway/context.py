@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from securellm.gateway.keys import KeyRecord
@@ -48,10 +47,6 @@ class RequestContext:
     response_headers: dict[str, str] = field(default_factory=dict)
     forward_headers: dict[str, str] = field(default_factory=dict)
     reservation: Any = None
-
-    @property
-    def started_at(self) -> datetime:
-        return datetime.fromtimestamp(self.started_wall, UTC)
 
     @property
     def duration_ms(self) -> float:

@@ -20,6 +20,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from securellm.core.db import sqlite_file
+from securellm.core.sqlite import connect_sqlite, write_transaction
 from securellm.gateway.keys import BudgetPeriod
 from securellm.gateway.tables import audit_events, budget_usage
 
@@ -81,30 +83,19 @@ class SqliteBudgetWriter:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
-            )
-            # As the gateway's engine does (core.db): WAL, and no fsync on every commit.
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn = connect_sqlite(self.path)
         return self._conn
 
     def _reserve(self, key_id: str, period: str, budget: float, amount: float) -> float | None:
         """``None`` when reserved, else what the key has spent."""
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            args = (amount, key_id, period, budget)
-            spent: float | None = None
+        args = (amount, key_id, period, budget)
+        spent: float | None = None
+        with write_transaction(self._connection()) as conn:
             if conn.execute(_TAKE, args).rowcount == 0:
                 conn.execute(_ENSURE, (key_id, period))
                 if conn.execute(_TAKE, args).rowcount == 0:
                     row = conn.execute(_SPENT, (key_id, period)).fetchone()
                     spent = float(row[0]) if row else 0.0
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
         return spent
 
     def _settle(self, hold: Hold, cost: float) -> None:
@@ -132,10 +123,8 @@ class BudgetLedger:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        database = engine.url.database
-        self._sqlite: SqliteBudgetWriter | None = None
-        if engine.dialect.name == "sqlite" and database and database != ":memory:":
-            self._sqlite = SqliteBudgetWriter(database)
+        path = sqlite_file(engine)
+        self._sqlite = SqliteBudgetWriter(path) if path else None
 
     def close(self) -> None:
         if self._sqlite is not None:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from securellm.core.sqlite import write_transaction
 from securellm.offload.discovery import Candidate, Format
 from securellm.offload.estimate import Buffers, Calibration, LoadParams
 from securellm.offload.gguf_meta import ModelMeta, UnusableModel, read_gguf
@@ -99,14 +100,8 @@ class Registry:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, write_transaction(self._db) as db:
+            yield db
 
     def all(self) -> list[ModelRecord]:
         with self._lock:

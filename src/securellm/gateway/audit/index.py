@@ -13,7 +13,6 @@ PostgreSQL asyncpg's ``executemany`` sends the batch in one round trip.
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -21,9 +20,10 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from securellm.core.db import sqlite_file
+from securellm.core.sqlite import connect_sqlite, is_locked, write_transaction
 from securellm.gateway.tables import audit_events
 
-log = logging.getLogger(__name__)
 COLUMNS = (
     "ts",
     "request_id",
@@ -92,29 +92,21 @@ class SqliteIndex:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-            self._conn = conn
+            self._conn = connect_sqlite(self.path)
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
         return self._conn
 
     def _insert(self, rows: Sequence[Row], wait_ms: int) -> None:
         conn = self._connection()
         conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             conn.executemany(SQLITE_INSERT, rows)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     async def insert(self, rows: Sequence[Row]) -> None:
         try:
             self._insert(rows, 0)
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if not is_locked(exc):
                 raise
             await asyncio.to_thread(self._insert, rows, LOCK_WAIT_MS)
         self._since_checkpoint += len(rows)
@@ -152,7 +144,5 @@ class EngineIndex:
 
 
 def index_for(engine: AsyncEngine) -> AuditIndex:
-    database = engine.url.database
-    if engine.dialect.name == "sqlite" and database and database != ":memory:":
-        return SqliteIndex(database)
-    return EngineIndex(engine)
+    path = sqlite_file(engine)
+    return SqliteIndex(path) if path else EngineIndex(engine)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from securellm.core.sqlite import write_transaction
+
 _V1 = """
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY,
@@ -67,8 +69,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database to :data:`SCHEMA_VERSION`; several processes may race here safely."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         current = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if current > SCHEMA_VERSION:
             raise sqlite3.DatabaseError(
@@ -78,10 +79,6 @@ def migrate(conn: sqlite3.Connection) -> int:
             for statement in _statements(MIGRATIONS[version]):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return SCHEMA_VERSION
 
 

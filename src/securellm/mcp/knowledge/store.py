@@ -11,8 +11,7 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from securellm.core.sqlite import is_locked, write_transaction
 from securellm.mcp.errors import InvalidInputError, KnowledgeError, NotFoundError
 from securellm.mcp.knowledge.models import Entry, EntryList, SearchHit, SearchPage, Session
 from securellm.mcp.knowledge.schema import migrate
@@ -103,24 +103,13 @@ class KnowledgeStore:
             try:
                 return fn(self._conn)
             except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
+                if is_locked(exc):
                     raise KnowledgeError(
                         "the knowledge base is locked by another writer; try again"
                     ) from None
                 raise KnowledgeError(f"knowledge base error: {exc}") from None
             except sqlite3.Error as exc:
                 raise KnowledgeError(f"knowledge base error: {exc}") from None
-
-    @staticmethod
-    @contextmanager
-    def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     # -- sessions ------------------------------------------------------------------
     def start_session(
@@ -130,7 +119,7 @@ class KnowledgeStore:
         started = now_iso()
 
         def run(conn: sqlite3.Connection) -> None:
-            with self._write(conn):
+            with write_transaction(conn):
                 conn.execute(
                     "INSERT INTO sessions (id, agent, workspace, project, started_at) "
                     "VALUES (?, ?, ?, ?, ?)",
@@ -146,7 +135,7 @@ class KnowledgeStore:
         _check_session_id(session_id)
 
         def run(conn: sqlite3.Connection) -> int:
-            with self._write(conn):
+            with write_transaction(conn):
                 cur = conn.execute(
                     "UPDATE sessions SET ended_at = ?, summary = coalesce(?, summary) "
                     "WHERE id = ? AND ended_at IS NULL",
@@ -195,7 +184,7 @@ class KnowledgeStore:
         stamp = now_iso()
 
         def run(conn: sqlite3.Connection) -> int:
-            with self._write(conn):
+            with write_transaction(conn):
                 project = new.project
                 if new.session_id is not None:
                     row = conn.execute(
@@ -245,7 +234,7 @@ class KnowledgeStore:
         tags = _normalise_tags(merged["tags"])
 
         def run(conn: sqlite3.Connection) -> None:
-            with self._write(conn):
+            with write_transaction(conn):
                 conn.execute(
                     "UPDATE entries SET type = ?, title = ?, content = ?, tags = ?, metadata = ?, "
                     "updated_at = ? WHERE id = ?",
@@ -267,7 +256,7 @@ class KnowledgeStore:
 
     def delete(self, entry_id: int) -> bool:
         def run(conn: sqlite3.Connection) -> int:
-            with self._write(conn):
+            with write_transaction(conn):
                 return conn.execute("DELETE FROM entries WHERE id = ?", (entry_id,)).rowcount
 
         return self._call(run) > 0
