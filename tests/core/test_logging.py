@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from securellm.core.logging import configure_logging, request_id_var
-from securellm.gateway.audit.redact import redact
+from securellm.core.redact import redact
 
 
 @pytest.fixture

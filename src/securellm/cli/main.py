@@ -22,7 +22,7 @@ COMMANDS = {
     "up": "up_cmd",
     "config": "config_cmd",
     "gateway": "gateway_cmd",
-    "keys": "gateway_cmd",
+    "keys": "keys_cmd",
     "audit": "audit_cmd",
     "cache": "cache_cmd",
     "offload": "offload_cmd",

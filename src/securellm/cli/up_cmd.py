@@ -113,7 +113,7 @@ def up(config: ConfigOption = None) -> None:
 
     from securellm.core.logging import configure_logging
     from securellm.gateway.app import create_app
-    from securellm.gateway.audit.redact import redact
+    from securellm.core.redact import redact
 
     settings = settings_or_exit(config)
     configure_logging(redact=redact, level="WARNING")

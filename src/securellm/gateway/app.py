@@ -84,7 +84,7 @@ def create_app(
 
 def app_from_environment() -> Starlette:
     """Factory for uvicorn workers (``--workers N``): settings from ``SECURELLM_CONFIG``."""
-    from securellm.gateway.audit.redact import redact
+    from securellm.core.redact import redact
 
     configure_logging(redact=redact)
     return create_app(load_settings(), server_process=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from securellm.gateway.audit.redact import redact, redact_value
+from securellm.core.redact import redact, redact_value
 from securellm.gateway.context import RequestContext
 
 CONTENT_FIELDS = ("system", "messages", "prompt", "input", "tools")

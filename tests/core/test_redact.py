@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from securellm.gateway.audit.redact import MASK, redact, redact_value
+from securellm.core.redact import MASK, redact, redact_value
 
 SECRETS = [
     (

@@ -1,4 +1,4 @@
-"""Secrets out of anything the audit trail or a log line may hold."""
+"""Secrets out of anything a client, a log line or the audit trail may see: one redaction for every boundary."""
 
 from __future__ import annotations
 
