@@ -1,4 +1,7 @@
-"""Secrets out of anything a client, a log line or the audit trail may see: one redaction for every boundary."""
+"""Secrets out of anything a client, a log line or the audit trail may see.
+
+One redaction for every boundary: upstream errors, MCP tool output, logs, audit records.
+"""
 
 from __future__ import annotations
 
