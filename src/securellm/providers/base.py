@@ -36,7 +36,11 @@ class UpstreamResponse:
     """What a provider returns: a whole body, or a stream of ready-to-send SSE events.
 
     For a stream, ``usage`` is complete once ``stream`` is exhausted; ``complete`` tells
-    whether the stream reached its natural end.
+    whether the stream reached its natural end. ``failure`` is set by a stream that ended
+    itself with an error event in the client's dialect (the upstream broke the stream or
+    sent an event that cannot be read): the edge then records the request as failed and
+    adds no error event of its own. A stream that ends neither complete nor failed is cut
+    short; the edge closes it with the dialect's error event.
     """
 
     status: int = 200
@@ -46,6 +50,7 @@ class UpstreamResponse:
     media_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     complete: bool = False
+    failure: str | None = None
 
 
 @dataclass(frozen=True)
