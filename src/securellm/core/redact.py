@@ -6,6 +6,7 @@ One redaction for every boundary: upstream errors, MCP tool output, logs, audit 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 MASK = "[REDACTED]"
@@ -34,8 +35,15 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def redact(text: str) -> str:
-    """``text`` with API keys, tokens, passwords and private keys replaced by a mask."""
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with API keys, tokens, passwords and private keys replaced by a mask.
+
+    ``secrets`` are values known to be secret (a configured upstream key, the master key):
+    every occurrence is masked first, whatever its shape.
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
