@@ -112,8 +112,8 @@ def up(config: ConfigOption = None) -> None:
     import uvicorn
 
     from securellm.core.logging import configure_logging
-    from securellm.gateway.app import create_app
     from securellm.core.redact import redact
+    from securellm.gateway.app import create_app
 
     settings = settings_or_exit(config)
     configure_logging(redact=redact, level="WARNING")
