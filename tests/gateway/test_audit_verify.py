@@ -133,10 +133,14 @@ async def test_truncated_newest_file_is_caught_by_the_head(tmp_path: Path) -> No
     assert "5 records were written" in report.problems[0].message
 
 
-async def test_truncated_older_file_breaks_the_anchor_of_the_next(tmp_path: Path) -> None:
+async def test_truncated_older_file_is_named_with_its_count_and_breaks_the_next_link(
+    tmp_path: Path,
+) -> None:
     older, newest = await two_days(tmp_path)
     older.write_bytes(b"".join(lines(older)[:4]))
-    assert kinds(verify_directory(tmp_path)) == [(newest.name, 1, "truncated")]
+    report = verify_directory(tmp_path)
+    assert kinds(report) == [(older.name, 4, "truncated"), (newest.name, 1, "truncated")]
+    assert "5 records were written" in report.problems[0].message
 
 
 async def test_record_cut_in_the_middle_is_reported(tmp_path: Path) -> None:
@@ -153,17 +157,6 @@ async def test_writer_continues_the_chain_after_a_restart(tmp_path: Path) -> Non
     await write_records(tmp_path, 3)
     report = verify_directory(tmp_path)
     assert report.ok
-    assert [e.line for e in report.ends] == [6]
-
-
-async def test_writer_closes_a_fragment_left_by_a_crash_and_goes_on(tmp_path: Path) -> None:
-    await write_records(tmp_path, 3)
-    path = today_file(tmp_path)
-    with path.open("ab") as handle:
-        handle.write(b'{"seq":4,"timest')
-    await write_records(tmp_path, 2)
-    report = verify_directory(tmp_path)
-    assert kinds(report) == [(path.name, 4, "edited")]
     assert [e.line for e in report.ends] == [6]
 
 
@@ -222,14 +215,16 @@ async def test_failed_write_keeps_the_unwritten_records_and_the_chain(
     await writer.start()
     for i in range(4):
         writer.record(RequestContext(endpoint="chat", key=KEY, model=f"m{i}"))
-    monkeypatch.setattr("securellm.gateway.audit.writer.os.write", disk_full_once)
+    monkeypatch.setattr("securellm.gateway.audit.journal.os.write", disk_full_once)
     await writer.flush()
     assert writer.last_error == "write failed: No space left on device"
     await writer.close()
     report = verify_directory(tmp_path)
     path = today_file(tmp_path)
-    assert kinds(report) == [(path.name, 3, "edited")]  # the half record, flagged
+    assert report.ok, kinds(report)
+    assert [r.split(": ")[0] for r in report.repairs] == [f"{path.name}:3"]  # the half record
     records = [orjson.loads(line) for n, line in enumerate(lines(path)) if n != 2]
-    assert [r["model"] for r in records] == ["m0", "m1", "m2", "m3"]
-    assert report.records == 4
-    assert [e.line for e in report.ends] == [5]
+    assert [r["model"] for r in records] == ["m0", "m1", None, "m2", "m3"]
+    assert records[2]["event_type"] == "audit.repair"
+    assert report.records == 5
+    assert [e.line for e in report.ends] == [6]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -11,7 +12,14 @@ from securellm.gateway.keys import KeyRecord
 from securellm.providers.base import Usage
 
 Outcome = Literal[
-    "ok", "refused", "rate_limited", "failed", "timed_out", "client_gone", "cache_hit"
+    "ok",
+    "refused",
+    "rate_limited",
+    "failed",
+    "timed_out",
+    "client_gone",
+    "cache_hit",
+    "incomplete",  # a stream the upstream ended before its terminal event
 ]
 
 
@@ -54,6 +62,10 @@ class RequestContext:
 
 
 class OutcomeSink(Protocol):
-    """Receives each finished request exactly once (audit trail, metrics, spend)."""
+    """Receives each finished request exactly once (audit trail, metrics, spend).
 
-    def record(self, ctx: RequestContext) -> None: ...
+    A sink that must see the request through before the client does (the durable audit
+    trail) returns what the response's last byte waits for; the others return ``None``.
+    """
+
+    def record(self, ctx: RequestContext) -> Awaitable[None] | None: ...

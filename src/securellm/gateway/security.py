@@ -41,6 +41,7 @@ def audit_writer(settings: Settings, engine: AsyncEngine | None) -> AuditWriter:
         retention_days=audit.retention_days,
         engine=engine if audit.index_in_db else None,
         fsync=audit.fsync,
+        durable=audit.durable,
     )
 
 

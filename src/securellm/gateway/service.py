@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -24,9 +25,16 @@ from securellm.gateway.context import Outcome, RequestContext
 from securellm.gateway.errors import Dialect, error_response
 from securellm.gateway.state import GatewayState, gateway_state
 from securellm.providers.base import UpstreamResponse
+from securellm.providers.translate.common import (
+    OPENAI_DONE,
+    anthropic_error_sse,
+    openai_error_sse,
+)
 
 log = logging.getLogger(__name__)
 CONTENT_LIMIT = 256 * 1024  # bytes of a response kept for keys with log_content
+INCOMPLETE = "the upstream ended the stream before its last event"
+TERMINAL: dict[str, bytes] = {"openai": b"data: [DONE]", "anthropic": b"event: message_stop"}
 Work = Callable[[RequestContext, GatewayState, Request], Awaitable[Response]]
 
 
@@ -41,7 +49,11 @@ def outcome_of(exc: SecureLLMError) -> Outcome:
 
 
 async def serve(request: Request, endpoint: str, dialect: Dialect, work: Work) -> Response:
-    """Run ``work`` for one request; every path ends in exactly one ``state.finish``."""
+    """Run ``work`` for one request; every path ends in exactly one ``state.finish``.
+
+    The response goes out only once its audit record is written (a stream holds back its
+    terminal event instead; see :func:`relay`).
+    """
     state = gateway_state(request)
     ctx = RequestContext(
         endpoint=endpoint,
@@ -52,14 +64,28 @@ async def serve(request: Request, endpoint: str, dialect: Dialect, work: Work) -
     request_id_var.set(ctx.request_id)
     state.in_flight += 1
     deferred = False
+    waits: list[Awaitable[None]] = []
     try:
-        response = await work(ctx, state, request)
+        response = await _answer(ctx, state, request, work)
         deferred = isinstance(response, StreamingResponse)
-        return response
+    finally:
+        if not deferred:
+            state.in_flight -= 1
+            waits = state.finish(ctx)
+    await written(waits)
+    return response
+
+
+async def _answer(
+    ctx: RequestContext, state: GatewayState, request: Request, work: Work
+) -> Response:
+    """``work``'s response, or the error it raised in the client's dialect."""
+    try:
+        return await work(ctx, state, request)
     except SecureLLMError as exc:
         ctx.status, ctx.error, ctx.outcome = exc.status, exc.message, outcome_of(exc)
         headers = {**ctx.response_headers, "x-request-id": ctx.request_id}
-        return error_response(exc, dialect, headers)
+        return error_response(exc, ctx.dialect, headers)
     except ClientDisconnect:
         ctx.status, ctx.error, ctx.outcome = 499, "client disconnected", "client_gone"
         return Response(status_code=499)
@@ -67,11 +93,13 @@ async def serve(request: Request, endpoint: str, dialect: Dialect, work: Work) -
         log.exception("unhandled error", extra={"request_id": ctx.request_id})
         ctx.status, ctx.error, ctx.outcome = 500, "internal error", "failed"
         internal = SecureLLMError(f"internal error (request id {ctx.request_id})")
-        return error_response(internal, dialect, {"x-request-id": ctx.request_id})
-    finally:
-        if not deferred:
-            state.in_flight -= 1
-            state.finish(ctx)
+        return error_response(internal, ctx.dialect, {"x-request-id": ctx.request_id})
+
+
+async def written(waits: list[Awaitable[None]]) -> None:
+    """Wait for the writes a finished request joined (shielded: they are shared)."""
+    for wait in waits:
+        await asyncio.shield(wait)
 
 
 def _keep_response(ctx: RequestContext, raw: bytes) -> None:
@@ -130,29 +158,90 @@ def to_response(ctx: RequestContext, state: GatewayState, upstream: UpstreamResp
 async def relay(
     ctx: RequestContext, state: GatewayState, upstream: UpstreamResponse
 ) -> AsyncIterator[bytes]:
-    """Forward a stream and record its outcome when it ends, however it ends."""
+    """Forward a stream and record its outcome when it ends, however it ends.
+
+    The terminal event (``data: [DONE]``, ``event: message_stop``) is held back until the
+    request's audit record is written. A stream that stops without it, or whose provider
+    raised, ends with the dialect's error event; one the provider ended with its own error
+    event (``upstream.failure``) gets nothing more.
+    """
     assert upstream.stream is not None
-    finished = False
-    kept: list[bytes] | None = [] if ctx.key is not None and ctx.key.log_content else None
-    kept_bytes = 0
+    kept = bytearray() if ctx.key is not None and ctx.key.log_content else None
+    held: list[bytes] = []
+    settled = False
     try:
-        async for chunk in upstream.stream:
-            if ctx.first_byte_at is None:
-                ctx.first_byte_at = time.perf_counter()
-            if kept is not None and kept_bytes < CONTENT_LIMIT:
-                kept.append(chunk)
-                kept_bytes += len(chunk)
+        broken = False
+        try:
+            async for chunk in upstream.stream:
+                if ctx.first_byte_at is None:
+                    ctx.first_byte_at = time.perf_counter()
+                if kept is not None and len(kept) < CONTENT_LIMIT:
+                    kept += chunk
+                if held or _terminal(chunk, ctx.dialect):
+                    held.append(chunk)
+                else:
+                    yield chunk
+        except Exception:  # a bug or a broken upstream inside the provider's stream
+            log.exception("stream failed", extra={"request_id": ctx.request_id})
+            broken = True
+        ending = _ending(ctx, upstream, broken, bool(held))
+        waits = await _settle(ctx, state, upstream, kept)
+        settled = True
+        await written(waits)
+        for chunk in held:
             yield chunk
-        finished = True
+        if ending:
+            yield ending
     finally:
-        if kept:
-            _keep_response(ctx, b"".join(kept))
-        with contextlib.suppress(Exception):
-            await upstream.stream.aclose()  # type: ignore[attr-defined]
-        ctx.usage = upstream.usage
-        if not finished:
+        if not settled:
             ctx.outcome, ctx.error = "client_gone", "client disconnected mid-stream"
-        elif not upstream.complete:
-            ctx.outcome, ctx.error = "failed", "upstream stream ended before completion"
-        state.in_flight -= 1
-        state.finish(ctx)
+            await _settle(ctx, state, upstream, kept)
+
+
+def _terminal(chunk: bytes, dialect: Dialect) -> bool:
+    """Whether ``chunk`` holds the stream's last event (at the start of a line, so a model
+    that writes the words in its text is not mistaken for it)."""
+    marker = TERMINAL[dialect]
+    return chunk.startswith(marker) or b"\n" + marker in chunk
+
+
+def _ending(
+    ctx: RequestContext, upstream: UpstreamResponse, broken: bool, terminated: bool
+) -> bytes:
+    """Set the stream's outcome; return the error event it still needs, if any."""
+    if broken:
+        ctx.outcome, ctx.error = "failed", "the provider's stream failed"
+        message = f"the stream from provider {ctx.provider!r} failed (request id {ctx.request_id})"
+        return b"" if terminated else stream_error(ctx.dialect, message)
+    if upstream.failure is not None:
+        ctx.outcome, ctx.error = "failed", upstream.failure
+        return b""
+    if not upstream.complete:
+        ctx.outcome, ctx.error = "incomplete", INCOMPLETE
+        message = f"provider {ctx.provider!r}: {INCOMPLETE} (request id {ctx.request_id})"
+        return stream_error(ctx.dialect, message)
+    return b""
+
+
+def stream_error(dialect: Dialect, message: str) -> bytes:
+    """The dialect's error event: OpenAI's error object then ``[DONE]``, or Anthropic's
+    ``event: error``."""
+    if dialect == "anthropic":
+        return anthropic_error_sse(message)
+    return openai_error_sse(message) + OPENAI_DONE
+
+
+async def _settle(
+    ctx: RequestContext,
+    state: GatewayState,
+    upstream: UpstreamResponse,
+    kept: bytearray | None,
+) -> list[Awaitable[None]]:
+    """Close the upstream, take its usage, and hand the request to the sinks."""
+    if kept:
+        _keep_response(ctx, bytes(kept))
+    with contextlib.suppress(Exception):
+        await upstream.stream.aclose()  # type: ignore[union-attr]
+    ctx.usage = upstream.usage
+    state.in_flight -= 1
+    return state.finish(ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -56,17 +56,25 @@ class GatewayState:
         """From here on ``/ready`` answers 503 while in-flight requests finish."""
         self.draining = True
 
-    def finish(self, ctx: RequestContext) -> None:
-        """Settle, then hand a finished request to every sink exactly once (failures logged)."""
+    def finish(self, ctx: RequestContext) -> list[Awaitable[None]]:
+        """Settle, then hand a finished request to every sink exactly once (failures logged).
+
+        Returns what the response must wait for before its last byte (the audit write).
+        """
         try:
             self.admission.settle(ctx)
         except Exception:
             log.exception("admission settle failed", extra={"request_id": ctx.request_id})
+        waits: list[Awaitable[None]] = []
         for sink in self.sinks:
             try:
-                sink.record(ctx)
+                wait = sink.record(ctx)
             except Exception:
                 log.exception("outcome sink failed", extra={"request_id": ctx.request_id})
+                continue
+            if wait is not None:
+                waits.append(wait)
+        return waits
 
 
 def gateway_state(request: Request) -> GatewayState:

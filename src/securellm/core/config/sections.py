@@ -167,6 +167,9 @@ class ProviderSettings(Section):
 
     @property
     def dialect(self) -> Dialect:
+    # The response waits until its record is in the file (group commit per loop turn);
+    # false: records are written every flush_interval_ms and a SIGKILL loses one interval.
+    durable: bool = True
         return self.preset.dialect
 
     @property

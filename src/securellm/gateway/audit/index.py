@@ -62,13 +62,13 @@ CHECKPOINT_ROWS = 20_000
 Row = tuple[Any, ...]
 
 
-def row_of(record: dict[str, Any], file: str) -> Row:
-    """The index row of a sealed record written to ``file``."""
+def row_of(record: dict[str, Any], file: str, line: int | None = None) -> Row:
+    """The index row of a sealed record written to ``file`` at ``line`` (default: its seq)."""
     ts = datetime.fromisoformat(record["timestamp"]).timestamp()
     values: list[Any] = [ts]
     for name in _SOURCES:
         values.append(record.get(name))
-    values += [file, record["seq"]]
+    values += [file, record["seq"] if line is None else line]
     for i, width in enumerate(_WIDTHS):
         value = values[i]
         if width and isinstance(value, str) and len(value) > width:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from securellm.core.redact import redact, redact_value
@@ -71,4 +72,33 @@ def build(ctx: RequestContext) -> dict[str, Any]:
     }
     if key is not None and key.log_content and ctx.content:
         record["content"] = redact_value(ctx.content)
+    return record
+
+
+def system(event: str, outcome: str, **fields: Any) -> dict[str, Any]:
+    """A record the trail writes about itself (``audit.repair``), shaped like a request's."""
+    record: dict[str, Any] = {
+        "timestamp": utc_timestamp(time.time()),
+        "request_id": "audit_" + uuid.uuid4().hex,
+        "event_type": event,
+        "endpoint": None,
+        "key_id": None,
+        "key_name": None,
+        "client_ip": None,
+        "provider": None,
+        "model": None,
+        "upstream_model": None,
+        "stream": False,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "total_tokens": 0,
+        "cached_tokens": 0,
+        "cost_usd": 0.0,
+        "duration_ms": 0.0,
+        "status": 0,
+        "outcome": outcome,
+        "error": None,
+        "cache_hit": False,
+    }
+    record.update(fields)
     return record

@@ -3,13 +3,22 @@ or truncated, with file and line."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
-from securellm.gateway.audit.chain import Head, digest, stream_files
+from securellm.gateway.audit.chain import (
+    REPAIR,
+    Head,
+    day_of,
+    digest,
+    head_name,
+    head_streams,
+    stream_files,
+)
 
 Kind = Literal["edited", "deleted", "reordered", "truncated", "unreadable"]
 
@@ -40,10 +49,19 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     ends: list[ChainEnd] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def merge(self, other: Report) -> None:
+        self.files += other.files
+        self.records += other.records
+        self.problems += other.problems
+        self.ends += other.ends
+        self.notes += other.notes
+        self.repairs += other.repairs
 
 
 @dataclass
@@ -54,6 +72,7 @@ class _Cursor:
     last_line: int = 0
     last_ts: str | None = None
     unkeyed: bool = False
+    first: bool = False  # the next record is the chain's first: it links to the anchor
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
@@ -81,8 +100,18 @@ def _check_file(path: Path, cursor: _Cursor, key: bytes | None, report: Report) 
     parsed = [_parse(raw) for raw in raw_lines]
     seqs = {rec["seq"] for rec in parsed if rec is not None}
     expected = 1
+    offset = 0
     for lineno, rec in enumerate(parsed, 1):
+        raw = raw_lines[lineno - 1]
+        start, offset = offset, offset + len(raw) + 1
         if rec is None:
+            after = parsed[lineno] if lineno < len(parsed) else None
+            if _repaired(path.name, start, raw, after):
+                report.repairs.append(
+                    f"{path.name}:{lineno}: a record torn by a crash ({len(raw)} bytes at offset "
+                    f"{start}) is closed off by the repair record on line {lineno + 1}"
+                )
+                continue
             if lineno < len(parsed) or data.endswith(b"\n"):
                 report.problems.append(
                     Problem(path.name, lineno, "edited", "the line is not a valid audit record")
@@ -95,7 +124,21 @@ def _check_file(path: Path, cursor: _Cursor, key: bytes | None, report: Report) 
             expected = max(expected, rec["seq"] + 1)
         cursor.prev, cursor.last_line = (rec["hash"] if in_order else None), lineno
         cursor.last_ts = rec.get("timestamp")
+        cursor.first = False
     return len(parsed), max((s for s in seqs if isinstance(s, int)), default=0)
+
+
+def _repaired(name: str, offset: int, fragment: bytes, after: dict[str, Any] | None) -> bool:
+    """Whether ``after`` is the ``audit.repair`` record naming exactly this fragment."""
+    if after is None or after.get("event_type") != REPAIR:
+        return False
+    repair = after.get("repair")
+    return isinstance(repair, dict) and repair == {
+        "file": name,
+        "offset": offset,
+        "length": len(fragment),
+        "sha256": hashlib.sha256(fragment).hexdigest(),
+    }
 
 
 def _check_record(
@@ -144,7 +187,17 @@ def _check_record(
     if cursor.prev is None:
         return True
     if rec["prev_hash"] != cursor.prev:
-        if lineno == 1:
+        if cursor.first:
+            report.problems.append(
+                Problem(
+                    name,
+                    lineno,
+                    "deleted",
+                    "the chain's first record links to a record that is not in the trail: "
+                    "older files were deleted (not by retention)",
+                )
+            )
+        elif lineno == 1:
             report.problems.append(
                 Problem(
                     name,
@@ -161,45 +214,93 @@ def _check_record(
     return True
 
 
-def _check_head(
-    directory: Path, stream: int, lengths: dict[str, tuple[int, int]], report: Report
+def _check_old_head(
+    head: Head, stream: int, lengths: dict[str, tuple[int, int]], report: Report
 ) -> None:
-    head = Head.load(directory, stream)
-    if head is None:
-        report.notes.append(f"stream {stream}: no head file; the end of the chain is not checked")
-        return
+    """A head written before per-file counts: only the newest file is checked against it."""
+    report.notes.append(
+        f"stream {stream}: the head predates per-file record counts; a deleted file is caught "
+        "only where the next file no longer links to it (the gateway upgrades the head when "
+        "it next starts)"
+    )
     if head.file not in lengths:
         report.problems.append(
             Problem(head.file, head.lines, "truncated", "the newest file of the chain is missing")
         )
-    elif lengths[head.file][1] < head.lines:
+    else:
+        _check_counts(head.file, *lengths[head.file], head.lines, report)
+
+
+def _check_seal(head: Head, stream: int, key: bytes | None, report: Report) -> None:
+    if head.chain == "hmac-sha256" and key is None:
+        report.notes.append(f"stream {stream}: the head is HMAC-sealed and no key was given")
+    elif not head.sealed(key if head.chain == "hmac-sha256" else None):
+        report.problems.append(
+            Problem(head_name(stream), 0, "edited", "the head does not match its seal")
+        )
+
+
+def _check_counts(name: str, lines: int, top: int, written: int | None, report: Report) -> None:
+    if written is not None and top < written:
         report.problems.append(
             Problem(
-                head.file,
-                lengths[head.file][0],
+                name,
+                lines,
                 "truncated",
-                f"the file ends at line {lengths[head.file][0]} "
-                f"but {head.lines} records were written",
+                f"the file ends at line {lines} but {written} records were written",
             )
         )
+
+
+def verify_stream(directory: Path, stream: int, files: list[Path], key: bytes | None) -> Report:
+    """Verify one stream's chain: its files, in order, against its head."""
+    report = Report()
+    head = Head.load(directory, stream)
+    cursor = _Cursor()
+    written: dict[str, int] = {}
+    if head is not None and head.files is not None:
+        _check_seal(head, stream, key, report)
+        written, cursor.prev, cursor.first = head.files, head.anchor, True
+        if head.removed_before:
+            report.notes.append(
+                f"stream {stream}: files dated before {head.removed_before} "
+                "were removed by retention"
+            )
+    elif head is None:
+        report.notes.append(
+            f"stream {stream}: no head file; the end of the chain and deleted files are not checked"
+        )
+    present = {path.name: path for path in files}
+    lengths: dict[str, tuple[int, int]] = {}
+    for name in sorted(present.keys() | written.keys(), key=day_of):
+        if name not in present:
+            report.problems.append(
+                Problem(
+                    name, 0, "deleted", f"the file is missing ({written[name]} record(s) in it)"
+                )
+            )
+            cursor.prev, cursor.first = None, False
+            continue
+        report.files += 1
+        lengths[name] = _check_file(present[name], cursor, key, report)
+        _check_counts(name, *lengths[name], written.get(name), report)
+    if head is not None and head.files is None:
+        _check_old_head(head, stream, lengths, report)
+    if files:
+        report.ends.append(ChainEnd(stream, files[-1].name, cursor.last_line, cursor.last_ts))
+    if cursor.unkeyed:
+        report.notes.append(
+            f"stream {stream}: records are HMAC-keyed and no key was given; "
+            "only the order and links were checked"
+        )
+    return report
 
 
 def verify_directory(directory: Path, key: bytes | None = None) -> Report:
     """Verify every stream's chain under ``directory``."""
     report = Report()
-    for stream, files in stream_files(directory).items():
-        cursor = _Cursor()
-        lengths: dict[str, tuple[int, int]] = {}
-        for path in files:
-            report.files += 1
-            lengths[path.name] = _check_file(path, cursor, key, report)
-        _check_head(directory, stream, lengths, report)
-        if files:
-            report.ends.append(ChainEnd(stream, files[-1].name, cursor.last_line, cursor.last_ts))
-        if cursor.unkeyed:
-            report.notes.append(
-                f"stream {stream}: records are HMAC-keyed and no key was given; "
-                "only the order and links were checked"
-            )
+    by_stream = stream_files(directory)
+    for stream in sorted(by_stream.keys() | head_streams(directory)):
+        report.merge(verify_stream(directory, stream, by_stream.get(stream, []), key))
     report.problems.sort(key=lambda p: (p.file, p.line))
     return report

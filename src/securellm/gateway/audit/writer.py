@@ -1,9 +1,14 @@
-"""Writes audit records off the request path: a list the sink appends to, one writer task.
+"""The audit sink: requests hand it their record; it writes them to the stream's file.
 
-Every ``flush_interval`` the writer takes what is pending, chains and appends it to the
-day's file in one ``write`` (then the head file), and indexes it in the database. On
-shutdown it writes everything still pending; a SIGKILL loses at most one interval.
-Several processes may share a directory: each takes the first free stream lock
+Durable (the default): the records that finish in one turn of the event loop are chained
+and appended in one ``write`` right after it (group commit), and :meth:`AuditWriter.record`
+returns what the response waits for before its last byte goes out. Once ``write`` returns
+the record is in the OS page cache: a SIGKILL at any moment loses no record of a request a
+client saw answered (``fsync`` also survives a power cut, at one ``fsync`` per write).
+Not durable: the records are written every ``flush_interval`` and nothing waits; a SIGKILL
+loses at most one interval. Either way the database index is fed every interval and the
+head file kept up to date, and on shutdown everything still queued is written. Several
+processes may share a directory: each takes the first free stream lock
 (``stream-<N>.lock``) and keeps its own chain.
 """
 
@@ -11,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 from datetime import UTC, datetime, timedelta
@@ -22,17 +26,8 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from securellm.gateway.audit import record as records
-from securellm.gateway.audit.chain import (
-    FILE_RE,
-    GENESIS,
-    Head,
-    algorithm,
-    file_name,
-    last_record,
-    sealed_line,
-    stream_files,
-)
-from securellm.gateway.audit.index import Row, index_for, row_of
+from securellm.gateway.audit.index import Row, index_for
+from securellm.gateway.audit.journal import Journal, WriteFailed, lock_stream, prune_idle_streams
 from securellm.gateway.context import RequestContext
 from securellm.gateway.tables import audit_events
 
@@ -43,12 +38,8 @@ MAX_STREAMS = 256
 INLINE_BATCH = 500
 
 
-def _today() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d")
-
-
 class AuditWriter:
-    """The audit sink (``record``) and its writer task."""
+    """The audit sink (``record``) and its writer tasks."""
 
     def __init__(
         self,
@@ -59,32 +50,46 @@ class AuditWriter:
         retention_days: int = 90,
         engine: AsyncEngine | None = None,
         fsync: bool = False,
+        durable: bool = True,
     ) -> None:
         self.directory = directory
         self.key = key
-        self.alg = algorithm(key)
         self.interval = flush_interval_s
         self.retention_days = retention_days
         self.engine = engine
         self.index = index_for(engine) if engine is not None else None
         self.fsync = fsync
+        self.durable = durable
         self.stream = -1
         self.written = 0
         self.last_error: str | None = None
+        self.journal: Journal | None = None
         self._pending: list[dict[str, Any]] = []
+        self._batch: asyncio.Future[None] | None = None  # what the pending records wait for
+        self._rows: list[Row] = []  # written, not yet in the index
         self._lock_fd: int | None = None
-        self._day = ""
-        self._fragment = False
-        self._seq = 0
-        self._prev = GENESIS
-        self._task: asyncio.Task[None] | None = None
+        self._files = asyncio.Lock()
+        self._wake = asyncio.Event()
         self._closing = asyncio.Event()
+        self._closed = False
+        self._sweep_due = False
+        self._tasks: list[asyncio.Task[None]] = []
 
     # -- the sink -------------------------------------------------------------------------
 
-    def record(self, ctx: RequestContext) -> None:
-        """Queue one request's record (cheap; never blocks the request)."""
+    def record(self, ctx: RequestContext) -> asyncio.Future[None] | None:
+        """Queue one request's record; durable, return the future of the write it joins."""
         self._pending.append(records.build(ctx))
+        if self._closed:
+            log.warning("audit record after the writer closed; writing it at once")
+            self._write_now()
+            return None
+        if not self.durable:
+            return None
+        if self._batch is None:
+            self._batch = asyncio.get_running_loop().create_future()
+            self._wake.set()
+        return self._batch
 
     @property
     def queued(self) -> int:
@@ -93,15 +98,22 @@ class AuditWriter:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await asyncio.to_thread(self._open)
+        rows = await asyncio.to_thread(self._open)
+        self._rows += rows
         await self._sweep()
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._tick()))
+        if self.durable:
+            self._tasks.append(loop.create_task(self._commits()))
 
     async def close(self) -> None:
         """Write everything still queued, then release the stream."""
         self._closing.set()
-        if self._task is not None:
-            await self._task
+        self._wake.set()
+        for task in self._tasks:
+            await task
+        await self._write_pending()
+        self._closed = True  # from here on a late record is written at once
         await self.flush()
         if self.index is not None:
             self.index.close()
@@ -119,138 +131,114 @@ class AuditWriter:
             state["last_error"] = self.last_error
         return state
 
-    async def _run(self) -> None:
+    async def flush(self) -> None:
+        """Write what is queued, index what is written, and bring the head up to date."""
+        await self._write_pending()
+        await self._index_rows()
+        if self.journal is not None and self.journal.head_stale:
+            async with self._files:
+                self._dump_head()
+
+    async def _commits(self) -> None:
+        """Durable mode: one write per loop turn that queued records."""
+        while not self._closing.is_set():
+            await self._wake.wait()
+            self._wake.clear()
+            await self._write_pending()
+
+    async def _tick(self) -> None:
+        """Every interval: write what waits (all of it when not durable, or a retry), feed
+        the index, refresh the head, apply retention after a new day began."""
         while not self._closing.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.interval)
+            if self._closing.is_set():
+                return
             await self.flush()
+            if self._sweep_due:
+                self._sweep_due = False
+                await self._sweep()
 
-    async def flush(self) -> None:
-        if not self._pending:
+    # -- writing --------------------------------------------------------------------------
+
+    async def _write_pending(self) -> None:
+        if not self._pending or self.journal is None:
+            return
+        batch, self._pending = self._pending, []
+        waiting, self._batch = self._batch, None
+        try:
+            async with self._files:
+                if len(batch) <= INLINE_BATCH:
+                    rows, rolled = self.journal.append(batch)
+                else:
+                    rows, rolled = await asyncio.to_thread(self.journal.append, batch)
+        except WriteFailed as exc:
+            self._failed(exc, batch[exc.done :])
+            self._written(exc.rows, exc.done)
+        except OSError as exc:
+            self._failed(exc, batch)
+        else:
+            self._written(rows, len(batch))
+            self.last_error = None
+            self._sweep_due = self._sweep_due or rolled
+        finally:
+            # On an error the responses are not held back (they would wait for a disk that
+            # may never come back): their records stay queued and are retried every interval.
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
+
+    def _written(self, rows: list[Row], count: int) -> None:
+        self.written += count
+        self._rows += rows
+
+    def _failed(self, exc: OSError, unwritten: list[dict[str, Any]]) -> None:
+        self._pending[:0] = unwritten
+        self.last_error = f"write failed: {exc.strerror}"
+        log.error("audit write failed: %s", exc.strerror)
+
+    def _write_now(self) -> None:
+        if self.journal is None:
             return
         batch, self._pending = self._pending, []
         try:
-            if len(batch) <= INLINE_BATCH:
-                rows, rolled = self._write(batch)
-            else:
-                rows, rolled = await asyncio.to_thread(self._write, batch)
-        except OSError as exc:  # _write put back what it could not write
-            self.last_error = f"write failed: {exc.strerror}"
+            rows, _ = self.journal.append(batch)
+            self.journal.dump_head()
+        except OSError as exc:
             log.error("audit write failed: %s", exc.strerror)
             return
-        self.written += len(rows)
-        self.last_error = None
-        await self._index(rows)
-        if rolled:
-            await self._sweep()
+        self._written(rows, len(batch))
+
+    def _dump_head(self) -> None:
+        assert self.journal is not None
+        try:
+            self.journal.dump_head()
+        except OSError as exc:
+            self.last_error = f"head write failed: {exc.strerror}"
+            log.error("audit head write failed: %s", exc.strerror)
 
     # -- files (run in a worker thread) ---------------------------------------------------
 
-    def _open(self) -> None:
+    def _open(self) -> list[Row]:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
         for n in range(MAX_STREAMS):
-            fd = os.open(self.directory / f"stream-{n}.lock", os.O_CREAT | os.O_RDWR, 0o640)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            self._lock_fd, self.stream = fd, n
-            break
+            fd = lock_stream(self.directory, n)
+            if fd is not None:
+                self._lock_fd, self.stream = fd, n
+                break
         else:
             raise RuntimeError(f"more than {MAX_STREAMS} audit writers share {self.directory}")
-        self._resume()
-
-    def _resume(self) -> None:
-        """Continue the stream's chain where its newest file ends."""
-        files = stream_files(self.directory).get(self.stream, [])
-        head = Head.load(self.directory, self.stream)
-        self._prev = head.hash if head else GENESIS
-        for path in reversed(files):
-            last = last_record(path)
-            if last is None:
-                continue
-            self._prev = last[1]
-            match = FILE_RE.match(path.name)
-            if match and path == files[-1] and match.group(1) == _today():
-                self._day, self._seq = match.group(1), last[0]
-                self._terminate(path)
-            break
-
-    @staticmethod
-    def _terminate(path: Path) -> None:
-        """A crash mid-line leaves a fragment; start the next record on a line of its own."""
-        with path.open("rb+") as handle:
-            handle.seek(0, os.SEEK_END)
-            if handle.tell() > 0:
-                handle.seek(-1, os.SEEK_END)
-                if handle.read(1) != b"\n":
-                    handle.write(b"\n")
-
-    def _write(self, batch: list[dict[str, Any]]) -> tuple[list[Row], bool]:
-        """Chain and append ``batch``; the chain state moves only past what reached the file.
-
-        On an error (disk full...) the records written whole stay written, the rest are put
-        back in front of the queue, and a fragment, if any, is closed before the next write.
-        """
-        day = _today()
-        seq, prev = (self._seq, self._prev) if day == self._day else (0, self._prev)
-        name = file_name(day, self.stream)
-        path = self.directory / name
-        lines: list[bytes] = []
-        hashes: list[str] = []
-        for rec in batch:
-            seq += 1
-            rec["seq"], rec["chain"], rec["prev_hash"] = seq, self.alg, prev
-            line, prev = sealed_line(rec, self.key)
-            lines.append(line)
-            hashes.append(prev)
-        if self._fragment:
-            self._terminate(path)
-            self._fragment = False
-        data = b"".join(lines)
-        written = 0
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        try:
-            while written < len(data):
-                written += os.write(fd, data[written:])
-            if self.fsync:
-                os.fsync(fd)
-        except OSError:
-            done = self._commit(day, batch, lines, hashes, written)
-            self._fragment = written > sum(len(line) for line in lines[:done])
-            self._pending[:0] = batch[done:]
-            raise
-        finally:
-            os.close(fd)
-        rolled = day != self._day
-        self._commit(day, batch, lines, hashes, written)
-        Head(name, self._seq, self._prev).dump(self.directory, self.stream)
-        return [row_of(rec, name) for rec in batch], rolled
-
-    def _commit(
-        self,
-        day: str,
-        batch: list[dict[str, Any]],
-        lines: list[bytes],
-        hashes: list[str],
-        written: int,
-    ) -> int:
-        """Advance the chain past the records whose whole line was written; return how many."""
-        done, total = 0, 0
-        for line in lines:
-            if total + len(line) > written:
-                break
-            total += len(line)
-            done += 1
-        if done:
-            self._day, self._seq, self._prev = day, batch[done - 1]["seq"], hashes[done - 1]
-        return done
+        self.journal = Journal(self.directory, self.stream, self.key, self.fsync)
+        rows = self.journal.resume()
+        self.journal.dump_head()
+        return rows
 
     # -- database index and retention -----------------------------------------------------
 
-    async def _index(self, rows: list[Row]) -> None:
-        if self.index is None or not rows:
+    async def _index_rows(self) -> None:
+        if not self._rows:
+            return
+        rows, self._rows = self._rows, []
+        if self.index is None:
             return
         try:
             await self.index.insert(rows)
@@ -261,7 +249,8 @@ class AuditWriter:
     async def _sweep(self) -> None:
         """Delete files and index rows older than the retention period."""
         cutoff = datetime.now(UTC) - timedelta(days=self.retention_days)
-        removed = await asyncio.to_thread(self._remove_old, cutoff.strftime("%Y-%m-%d"))
+        async with self._files:
+            removed = await asyncio.to_thread(self._remove_old, cutoff.strftime("%Y-%m-%d"))
         if removed:
             log.info("audit retention removed %d file(s)", removed)
         if self.engine is not None:
@@ -274,11 +263,6 @@ class AuditWriter:
                 log.error("audit index retention failed: %s", type(exc).__name__)
 
     def _remove_old(self, cutoff_day: str) -> int:
-        removed = 0
-        for files in stream_files(self.directory).values():
-            for path in files:
-                match = FILE_RE.match(path.name)
-                if match and match.group(1) < cutoff_day:
-                    path.unlink(missing_ok=True)
-                    removed += 1
-        return removed
+        assert self.journal is not None
+        removed = self.journal.prune(cutoff_day)
+        return removed + prune_idle_streams(self.directory, cutoff_day, self.key, self.stream)
