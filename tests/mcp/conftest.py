@@ -12,8 +12,10 @@ from securellm.core.config import Settings, settings_from_mapping
 from securellm.mcp.server import build_state, create_server
 from securellm.mcp.state import ServerState
 
-# No network here: tell nix not to try the binary cache.
-NIX_OFFLINE = ["--option", "substituters", ""]
+# No network here: tell nix not to try the binary cache. The test flakes build with the
+# host's /bin/sh, so the build sandbox (when the kernel gives one) sees the host's /usr.
+SANDBOX_PATHS = "/bin /usr /lib /lib64?"
+NIX_OFFLINE = ["--option", "substituters", "", "--option", "extra-sandbox-paths", SANDBOX_PATHS]
 
 
 def make_settings(tmp_path: Path, extra: dict[str, Any] | None = None, **mcp: Any) -> Settings:
@@ -23,6 +25,7 @@ def make_settings(tmp_path: Path, extra: dict[str, Any] | None = None, **mcp: An
         "knowledge_db_path": str(tmp_path / "knowledge.db"),
         "log_file": str(tmp_path / "mcp.log"),
         "nix_extra_options": NIX_OFFLINE,
+        "nix_allowed_roots": [str(tmp_path)],
         **mcp,
     }
     raw: dict[str, Any] = {

@@ -78,3 +78,71 @@ def test_bad_http_addresses_are_refused(value: str) -> None:
 
     with pytest.raises(InvalidInputError):
         parse_http_address(value)
+
+
+def test_default_flake_roots_are_the_project_and_etc_nixos(tmp_path: Path) -> None:
+    from securellm.core.config.mcp import default_flake_roots
+
+    assert default_flake_roots(tmp_path, Path("/home/u")) == (
+        tmp_path.resolve(),
+        Path("/etc/nixos"),
+    )
+
+
+@pytest.mark.parametrize("cwd", [Path("/"), Path("/home/u")])
+def test_default_flake_roots_leave_out_slash_and_the_home_directory(cwd: Path) -> None:
+    from securellm.core.config.mcp import default_flake_roots
+
+    assert default_flake_roots(cwd, Path("/home/u")) == (Path("/etc/nixos"),)
+
+
+def test_runtime_fills_the_default_flake_roots() -> None:
+    assert runtime({"HOME": "/nonexistent-home"}).nix_allowed_roots == (
+        Path.cwd().resolve(),
+        Path("/etc/nixos"),
+    )
+
+
+def test_configured_flake_roots_are_kept() -> None:
+    assert runtime({}, nix_allowed_roots=(Path("/srv/flakes"),)).nix_allowed_roots == (
+        Path("/srv/flakes"),
+    )
+
+
+@pytest.mark.parametrize("root", ["/", "relative/dir"])
+def test_a_flake_root_of_slash_or_a_relative_path_is_a_config_error(root: str) -> None:
+    with pytest.raises(ConfigError, match="nix_allowed_roots"):
+        settings_from_mapping({"mcp": {"nix_allowed_roots": [root]}}, env={})
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("http_allowed_hosts", "http://x"), ("http_allowed_origins", "evil.example")],
+)
+def test_http_hosts_and_origins_are_checked(key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        settings_from_mapping({"mcp": {key: [value]}}, env={})
+
+
+def test_http_token_comes_from_its_file(tmp_path: Path) -> None:
+    from securellm.core.config.mcp import configured_http_token
+
+    (tmp_path / "token").write_text("s3cret-token\n")
+    mcp = McpSettings(http_token_file=tmp_path / "token")
+    token = configured_http_token(mcp, env={})
+    assert token is not None
+    assert token.get_secret_value() == "s3cret-token"
+
+
+def test_http_token_env_that_is_unset_is_an_error() -> None:
+    from securellm.core.config.mcp import configured_http_token
+    from securellm.core.config.secrets import SecretSourceError
+
+    with pytest.raises(SecretSourceError, match="MCP_TOKEN"):
+        configured_http_token(McpSettings(http_token_env="MCP_TOKEN"), env={})
+
+
+def test_no_http_token_configured_is_none() -> None:
+    from securellm.core.config.mcp import configured_http_token
+
+    assert configured_http_token(McpSettings(), env={}) is None

@@ -148,9 +148,12 @@ async def test_search_without_a_registry_is_a_clear_tool_error(
     assert "nixpkgs" in text
 
 
-async def test_missing_nix_binary_is_reported_clearly(make_harness: Any) -> None:
+async def test_missing_nix_binary_is_reported_clearly(
+    tmp_path: Path, make_harness: Any, nonce: str
+) -> None:
+    flake = write_flake(tmp_path / "flake", FLAKE, nonce)
     async with make_harness(nix_binary="nix-binary-that-does-not-exist") as h:
-        text = await h.error("nix_flake_show", flake_ref=".")
+        text = await h.error("nix_flake_show", flake_ref=str(flake))
     assert "is not on PATH" in text
 
 
@@ -184,10 +187,13 @@ async def test_injection_attempts_never_start_a_process(
     assert not marker.exists()
 
 
-async def test_fake_nix_marker_detects_a_real_start(tmp_path: Path, make_harness: Any) -> None:
+async def test_fake_nix_marker_detects_a_real_start(
+    tmp_path: Path, make_harness: Any, nonce: str
+) -> None:
     script, marker = fake_nix(tmp_path)
+    flake = write_flake(tmp_path / "flake", FLAKE, nonce)
     async with make_harness(nix_binary=str(script)) as h:
-        await h.call("nix_flake_show", flake_ref=".")
+        await h.call("nix_flake_show", flake_ref=str(flake))
     assert marker.exists()
 
 
@@ -240,10 +246,13 @@ def test_nix_is_run_with_flakes_enabled(tmp_path: Path) -> None:
     assert os.path.isabs(argv[0])
 
 
-async def test_oversized_nix_output_is_refused(tmp_path: Path, make_harness: Any) -> None:
+async def test_oversized_nix_output_is_refused(
+    tmp_path: Path, make_harness: Any, nonce: str
+) -> None:
     script = tmp_path / "chatty-nix"
     script.write_text("#!/bin/sh\nhead -c 200000 /dev/zero | tr '\\0' 'x'\n")
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    flake = write_flake(tmp_path / "flake", FLAKE, nonce)
     async with make_harness(nix_binary=str(script), nix_max_output_bytes=4096) as h:
-        text = await h.error("nix_flake_show", flake_ref=".")
+        text = await h.error("nix_flake_show", flake_ref=str(flake))
     assert "more than 4096 bytes" in text

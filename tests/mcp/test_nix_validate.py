@@ -20,6 +20,8 @@ from securellm.mcp.nix import validate
         "github:owner/repo/v1.2",
         "git+https://example.org/r.git?ref=main",
         "path:/p?dir=sub",
+        "git+https://example.org/r.git?ref=main&dir=sub",
+        "tarball+file:///p/src.tar.gz",
     ],
 )
 def test_valid_flake_refs_are_accepted(ref: str) -> None:
@@ -35,6 +37,8 @@ def test_valid_flake_refs_are_accepted(ref: str) -> None:
         "`id`",
         "a|b",
         "a&&b",
+        "path:/p&x?dir=a",
+        "path:/p?dir=a?b",
         "x > /etc/passwd",
         "--option substituters evil",
         "-L",
@@ -82,7 +86,3 @@ def test_package_names_are_accepted(name: str) -> None:
 def test_hostile_package_names_are_refused(name: str) -> None:
     with pytest.raises(InvalidInputError):
         validate.package_name(name)
-
-
-def test_installable_joins_validated_halves() -> None:
-    assert validate.installable(".", "packages.x.y") == ".#packages.x.y"

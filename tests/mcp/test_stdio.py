@@ -18,6 +18,15 @@ from mcp import Client
 from support.require import require_binary
 
 SERVER = [sys.executable, "-m", "securellm.mcp"]
+# As in conftest.py: no binary cache, and the host's /bin/sh visible to sandboxed builds.
+NIX_OFFLINE = [
+    "--option",
+    "substituters",
+    "",
+    "--option",
+    "extra-sandbox-paths",
+    "/bin /usr /lib /lib64?",
+]
 
 
 def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -34,7 +43,8 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def write_config(tmp_path: Path) -> Path:
     path = tmp_path / "securellm.toml"
-    path.write_text('[mcp]\nnix_extra_options = ["--option", "substituters", ""]\n')
+    options = json.dumps(NIX_OFFLINE)
+    path.write_text(f'[mcp]\nnix_extra_options = {options}\nnix_allowed_roots = ["{tmp_path}"]\n')
     return path
 
 

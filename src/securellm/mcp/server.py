@@ -42,6 +42,7 @@ def build_state(settings: Settings, mcp: McpSettings | None = None) -> ServerSta
         nix=NixRunner(
             mcp.nix_binary,
             extra_options=mcp.nix_extra_options,
+            build_users_group=mcp.nix_build_users_group,
             max_output_bytes=mcp.nix_max_output_bytes,
         ),
         cache=TtlLruCache(mcp.cache_size, mcp.cache_ttl_s),

@@ -2,7 +2,7 @@
 
 The three environment variables the seeds' server honoured (``KNOWLEDGE_DB_PATH``,
 ``DEBUG_TO_STDERR``, ``STATE_DIRECTORY``) are read here, by :func:`mcp_runtime`, and
-nowhere else.
+nowhere else; so is the ``--http`` bearer token's ``http_token_env``.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 
+from securellm.core.config.secrets import resolve_secret
 from securellm.core.config.sections import Section
 
 SERVICE_KNOWLEDGE_DB = Path("/var/lib/mcp-knowledge/knowledge.db")
+NIXOS_CONFIG_DIR = Path("/etc/nixos")
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -31,6 +33,10 @@ class McpSettings(Section):
     # Nix tools
     nix_binary: str = "nix"
     nix_extra_options: tuple[str, ...] = ()
+    # None: detect a single-user install (root without the group) and pass "" for it.
+    nix_build_users_group: str | None = None
+    # None: the server's working directory (unless it is / or $HOME) and /etc/nixos.
+    nix_allowed_roots: tuple[Path, ...] | None = None
     nix_timeout_s: float = Field(default=120.0, gt=0)
     nix_build_timeout_s: float = Field(default=3600.0, gt=0)
     nix_max_output_bytes: int = Field(default=1_000_000, ge=1024)
@@ -43,6 +49,68 @@ class McpSettings(Section):
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_s: float = Field(default=30.0, gt=0)
     nixaudit_path: Path | None = None
+    # Streamable HTTP (--http): bearer token from a file or env var, else generated.
+    http_token_file: Path | None = None
+    http_token_env: str | None = None
+    http_allowed_hosts: tuple[str, ...] = ()
+    http_allowed_origins: tuple[str, ...] = ()
+
+    @field_validator("nix_allowed_roots")
+    @classmethod
+    def _roots_are_absolute(cls, roots: tuple[Path, ...] | None) -> tuple[Path, ...] | None:
+        for root in roots or ():
+            path = root.expanduser()
+            if not path.is_absolute():
+                raise ValueError(f"{root} is not an absolute path")
+            if path.resolve() == Path("/"):
+                raise ValueError("/ would let every file on the machine into the Nix store")
+        return roots
+
+    @field_validator("http_allowed_hosts")
+    @classmethod
+    def _hosts_are_names(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        for host in hosts:
+            if not host or "/" in host or any(ch.isspace() for ch in host):
+                raise ValueError(f"{host!r} is not a host name (write host or host:port)")
+        return hosts
+
+    @field_validator("http_allowed_origins")
+    @classmethod
+    def _origins_are_urls(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
+        return origins
+
+
+def default_flake_roots(cwd: Path, home: Path) -> tuple[Path, ...]:
+    """The project the server was started in, and the NixOS configuration.
+
+    A working directory of ``/`` (a service) or the home directory itself is left out:
+    a flake ref there could copy the whole file system, or ``~/.ssh``, into the store.
+    """
+    roots = [NIXOS_CONFIG_DIR]
+    if cwd.resolve() not in (Path("/"), home.resolve()):
+        roots.insert(0, cwd.resolve())
+    return tuple(roots)
+
+
+def configured_http_token(
+    mcp: McpSettings, env: Mapping[str, str] | None = None
+) -> SecretStr | None:
+    """The ``--http`` bearer token from ``http_token_file`` or ``http_token_env``, if set.
+
+    Raises :class:`~securellm.core.config.secrets.SecretSourceError` when one is named but
+    cannot be read (the message names the source, never the value).
+    """
+    environ: Mapping[str, str] = os.environ if env is None else env
+    return resolve_secret(
+        inline=None,
+        env_name=mcp.http_token_env,
+        file_path=mcp.http_token_file.expanduser() if mcp.http_token_file else None,
+        env=environ,
+        required=mcp.http_token_env is not None,
+    )
 
 
 def mcp_runtime(
@@ -57,7 +125,8 @@ def mcp_runtime(
     ``KNOWLEDGE_DB_PATH`` wins over the config file; as a service (``STATE_DIRECTORY`` set)
     the default database is the shared ``/var/lib/mcp-knowledge/knowledge.db``, run by a user
     it lives in the user's data dir. The JSON log goes to ``<state dir>/mcp.log``.
-    ``DEBUG_TO_STDERR=true`` mirrors the log to stderr.
+    ``DEBUG_TO_STDERR=true`` mirrors the log to stderr. Unset ``nix_allowed_roots`` become
+    :func:`default_flake_roots` of the working directory.
     """
     environ: Mapping[str, str] = os.environ if env is None else env
     db_env = environ.get("KNOWLEDGE_DB_PATH")
@@ -71,6 +140,14 @@ def mcp_runtime(
         db_path = data_dir / "knowledge.db"
     debug = mcp.debug_to_stderr or environ.get("DEBUG_TO_STDERR", "").lower() in _TRUE
     log_file = mcp.log_file or state_dir / "mcp.log"
+    roots = mcp.nix_allowed_roots
+    if roots is None:
+        roots = default_flake_roots(Path.cwd(), Path(environ.get("HOME") or Path.home()))
     return mcp.model_copy(
-        update={"knowledge_db_path": db_path, "debug_to_stderr": debug, "log_file": log_file}
+        update={
+            "knowledge_db_path": db_path,
+            "debug_to_stderr": debug,
+            "log_file": log_file,
+            "nix_allowed_roots": roots,
+        }
     )

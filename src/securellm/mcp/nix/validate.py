@@ -1,7 +1,8 @@
 """Refuse anything that is not plainly a flake ref, an attribute path or a package name.
 
 Nothing here is ever passed to a shell (we have none), but these checks also keep option
-injection (a leading ``-``), path traversal and control characters away from ``nix``.
+injection (a leading ``-``), path traversal and control characters away from ``nix``. This is
+syntax only: where a local flake ref may point is decided by :mod:`securellm.mcp.nix.refs`.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ _SCHEMES = (
     "https:",
     "tarball+https:",
     "file:",
+    "tarball+file:",
     "flake:",
 )
-_REF_CHARS = re.compile(r"^[A-Za-z0-9._~:/?=@%+,-]+$")
+# '&' only separates query parameters (``?ref=main&dir=sub``), never in the part before '?'.
+_REF_CHARS = re.compile(r"^[A-Za-z0-9._~:/=@%+,-]+(\?[A-Za-z0-9._~:/=@%+,&-]*)?$")
+FLAKE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _INDIRECT = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(/[A-Za-z0-9._-]+){0,2}$")
 _ATTR_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_'+-]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -84,9 +88,3 @@ def package_name(value: str) -> str:
     if not _NAME.match(value):
         raise InvalidInputError("query must be a package name: letters, digits and . _ + -")
     return value
-
-
-def installable(ref: str, attr: str | None) -> str:
-    """``<ref>#<attr>`` from two validated halves."""
-    checked = flake_ref(ref)
-    return f"{checked}#{attr_path(attr)}" if attr else checked

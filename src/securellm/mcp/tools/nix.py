@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from securellm.core.config.mcp import default_flake_roots
 from securellm.mcp.errors import NixCommandError
 from securellm.mcp.nix import validate
 from securellm.mcp.nix.cache import CacheStats
+from securellm.mcp.nix.refs import FlakeRefs
 from securellm.mcp.nix.runner import LineCallback, NixResult
 from securellm.mcp.state import ServerState
 
 FlakeRef = Annotated[
-    str, Field(description="a flake: '.', '/abs/path', 'path:/p', 'github:owner/repo', 'nixpkgs'")
+    str,
+    Field(
+        description="a flake: '.', '/abs/path', 'path:/p', 'github:owner/repo', 'nixpkgs'; "
+        "local paths only inside the allowed roots"
+    ),
 ]
 Attr = Annotated[str, Field(description="attribute path, e.g. packages.x86_64-linux.hello")]
 
@@ -106,6 +114,29 @@ class NixTools:
         self._state = state
         self._timeout = state.mcp.nix_timeout_s
         self._build_timeout = state.mcp.nix_build_timeout_s
+        roots = state.mcp.nix_allowed_roots
+        if roots is None:
+            roots = default_flake_roots(Path.cwd(), Path.home())
+        self.refs = FlakeRefs(roots, cwd=Path.cwd(), list_registry=self._registry)
+        self._registry_text: tuple[float, str] | None = None
+
+    async def _registry(self) -> str:
+        """``nix registry list``, kept for the cache TTL (registry names are checked often)."""
+        now = time.monotonic()
+        if self._registry_text and now - self._registry_text[0] < self._state.mcp.cache_ttl_s:
+            return self._registry_text[1]
+        result = await self._state.nix.run(["registry", "list"], timeout_s=self._timeout)
+        if result.returncode != 0:
+            raise NixCommandError(
+                "nix registry list failed, so where a registry name points cannot be checked "
+                f"(exit {result.returncode}): {_tail(result)}"
+            )
+        self._registry_text = (now, result.stdout)
+        return result.stdout
+
+    async def _installable(self, flake_ref: str, attr: str) -> str:
+        checked_attr = validate.attr_path(attr)  # first: a bad attr starts no registry lookup
+        return f"{await self.refs.check(flake_ref)}#{checked_attr}"
 
     async def _cached_json(self, kind: str, args: list[str]) -> tuple[Any, bool]:
         key = (kind, *args)
@@ -119,19 +150,19 @@ class NixTools:
 
     async def nix_flake_metadata(self, flake_ref: FlakeRef) -> FlakeInfo:
         """Locked inputs, revision and description of a flake (cached)."""
-        ref = validate.flake_ref(flake_ref)
+        ref = await self.refs.check(flake_ref)
         data, cached = await self._cached_json("metadata", ["flake", "metadata", "--json", ref])
         return FlakeInfo(flake_ref=ref, data=data, cached=cached)
 
     async def nix_flake_show(self, flake_ref: FlakeRef) -> FlakeInfo:
         """The tree of a flake's outputs (packages, nixosConfigurations, …), cached."""
-        ref = validate.flake_ref(flake_ref)
+        ref = await self.refs.check(flake_ref)
         data, cached = await self._cached_json("show", ["flake", "show", "--json", ref])
         return FlakeInfo(flake_ref=ref, data=data, cached=cached)
 
     async def nix_flake_check(self, flake_ref: FlakeRef, ctx: Context) -> CheckResult:
         """Run ``nix flake check``; a failing check is a result with ok=false and the log."""
-        ref = validate.flake_ref(flake_ref)
+        ref = await self.refs.check(flake_ref)
         result = await self._state.nix.run(
             ["flake", "check", ref], timeout_s=self._build_timeout, on_stderr_line=_progress(ctx)
         )
@@ -145,7 +176,7 @@ class NixTools:
 
     async def nix_eval(self, flake_ref: FlakeRef, attr: Attr) -> EvalResult:
         """Evaluate one attribute of a flake to JSON (no free-form expressions)."""
-        target = validate.installable(flake_ref, attr)
+        target = await self._installable(flake_ref, attr)
         result = await self._state.nix.run(["eval", "--json", target], timeout_s=self._timeout)
         return EvalResult(installable=target, value=_parse_json(result, "nix eval"))
 
@@ -156,7 +187,7 @@ class NixTools:
     ) -> NixSearchResult:
         """Search a flake's packages by name (cached). Needs the flake (nixpkgs) reachable."""
         term = validate.package_name(query)
-        ref = validate.flake_ref(flake_ref)
+        ref = await self.refs.check(flake_ref)
         data, cached = await self._cached_json("search", ["search", "--json", ref, term])
         packages = [
             SearchHitNix(
@@ -171,7 +202,7 @@ class NixTools:
 
     async def nix_build(self, flake_ref: FlakeRef, attr: Attr, ctx: Context) -> BuildResult:
         """Build a flake output without a result link; reports progress from the build log."""
-        target = validate.installable(flake_ref, attr)
+        target = await self._installable(flake_ref, attr)
         result = await self._state.nix.run(
             ["build", "--no-link", "--json", "-L", target],
             timeout_s=self._build_timeout,
