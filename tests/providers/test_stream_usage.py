@@ -80,11 +80,13 @@ async def test_client_disconnect_keeps_the_input_usage(claude: Provider) -> None
     assert not response.complete
 
 
-async def test_error_event_mid_stream_leaves_the_stream_incomplete(claude: Provider) -> None:
+async def test_error_event_mid_stream_ends_the_stream_as_failed(claude: Provider) -> None:
     response = await claude.chat(call("claude-error-mid", CHAT))
     events = await drain(response)
-    assert b"overloaded_error" in events[-1]
+    assert b"overloaded_error" in events[-2]
+    assert events[-1] == b"data: [DONE]\n\n"
     assert not response.complete
+    assert response.failure is not None
     assert response.usage.prompt_tokens == INPUT_TOKENS
 
 
@@ -98,11 +100,13 @@ async def test_ollama_stream_usage_comes_from_the_done_line(ollama: Provider) ->
     assert response.complete
 
 
-async def test_ollama_error_line_leaves_the_stream_incomplete(ollama: Provider) -> None:
+async def test_ollama_error_line_ends_the_stream_as_failed(ollama: Provider) -> None:
     response = await ollama.chat(call("llama-error-mid:latest", CHAT))
     events = await drain(response)
-    assert b'"error"' in events[-1]
+    assert b'"error"' in events[-2]
+    assert events[-1] == b"data: [DONE]\n\n"
     assert not response.complete
+    assert response.failure is not None
 
 
 async def test_messages_over_openai_asks_the_upstream_for_usage(

@@ -70,10 +70,18 @@ def test_thinking_becomes_reasoning_content_and_signature_is_dropped() -> None:
     assert "signature" not in json.dumps(chunks)
 
 
-def test_error_event_becomes_an_openai_error_and_no_done() -> None:
+def test_error_event_becomes_an_openai_error_then_done() -> None:
     chunks, translator = to_openai("claude-error-mid")
-    assert chunks[-1]["error"]["type"] == "overloaded_error"
+    assert chunks[-2]["error"]["type"] == "overloaded_error"
+    assert chunks[-1] is None
     assert translator.failed
+    assert not translator.complete
+
+
+def test_nothing_follows_an_error_event() -> None:
+    translator = AnthropicToOpenAIStream("m", include_usage=False)
+    translator.feed({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}})
+    assert translator.feed({"type": "message_stop"}) == []
     assert not translator.complete
 
 

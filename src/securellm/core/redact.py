@@ -1,22 +1,72 @@
 """Secrets out of anything a client, a log line or the audit trail may see.
 
 One redaction for every boundary: upstream errors, MCP tool output, logs, audit records.
+Two kinds of secret are masked:
+
+- values known to be secret (a configured upstream key, the master key), passed in
+  ``secrets``: the exact value, the masked forms servers print of it (OpenAI's
+  ``sk-proj-****...abcd``: a prefix, asterisks and the last four characters; proxies'
+  ``sk-...abcd``), and a quote of it cut short (its first 16 characters onwards);
+- anything shaped like a credential: provider key formats (``sk-...``, AWS, GitHub,
+  Slack, Google, JWTs), a credential after ``Bearer``/``Basic``/``token`` or in an
+  ``Authorization`` header, ``password=...``-style assignments, URL passwords and
+  private-key blocks.
+
+Ordinary prose is left alone: a word after "token" or "basic" is masked only when it
+looks generated (a digit, inner capitals or symbols), as credentials do and words do not.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 MASK = "[REDACTED]"
+PREFIX_CHARS = 16  # a quote of a known secret this long (cut short or not) is masked
 
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+_TOKEN = r"[A-Za-z0-9._~+/=-]"  # noqa: S105 (a character class, not a password)
+_SYMBOLS = frozenset("_+/=.~")
+
+
+def looks_generated(value: str) -> bool:
+    """True for strings shaped like credentials rather than words of prose."""
+    if len(value) < 8:
+        return False
+    if any(c.isdigit() for c in value) or any(c in _SYMBOLS for c in value):
+        return True
+    inner_capitals = sum(c.isupper() for c in value[1:])
+    return inner_capitals >= 2 and any(c.islower() for c in value)
+
+
+def _scheme_credential(match: re.Match[str]) -> str:
+    """``Bearer <credential>``, ``Authorization: <credential>``: masked when it looks generated."""
+    head, credential = match.group(1), match.group(2)
+    return head + MASK if looks_generated(credential) else match.group(0)
+
+
+def _assignment(match: re.Match[str]) -> str:
+    name, space, sep, gap, quote, value = match.groups()
+    if sep == ":" and not quote and not looks_generated(value):
+        return match.group(0)  # "credentials: invalid" is prose; "api_key=abc" is not
+    return f"{name}{space}{sep}{gap}{quote}{MASK}"
+
+
+_Replacement = str | Callable[[re.Match[str]], str]
+_PATTERNS: list[tuple[re.Pattern[str], _Replacement]] = [
     (
         re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
         MASK,
     ),
-    (re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + MASK),
+    # Masked keys as servers print them: "sk-proj-****abcd", "sk-abc1***...***wxyz".
+    (re.compile(r"\b[a-z]{2,5}[-_][A-Za-z0-9_-]*\*{3,}[A-Za-z0-9_-]*"), MASK),
+    (
+        re.compile(
+            rf"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:[a-z]+\s+)?)({_TOKEN}{{8,}})"
+        ),
+        _scheme_credential,
+    ),
+    (re.compile(rf"(?i)\b((?:bearer|basic|token)\s+)({_TOKEN}{{8,}})"), _scheme_credential),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), MASK),
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{20,}"), MASK),
@@ -26,35 +76,63 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@"), r"\1:" + MASK + "@"),
     (
         re.compile(
-            r"(?i)\b((?:[a-z0-9_]*_)?(?:password|passwd|pwd|passphrase|secret|api[_-]?key"
+            r"(?i)\b((?:[a-z0-9_]*[_-])?(?:password|passwd|pwd|passphrase|secret|api[_-]?key"
             r"|access[_-]?key|auth[_-]?token|token|credentials?))"
-            r"(\"?\s*[:=]\s*\"?'?)([^\s\"',;&]{3,})"
+            r"(\"?\s*)([:=])(\s*)([\"']?)([^\s\"',;&]{3,})"
         ),
-        r"\1\2" + MASK,
+        _assignment,
     ),
 ]
+
+
+def _known_secret_patterns(secret: str) -> list[re.Pattern[str]]:
+    """The masked and cut-short forms of one known secret."""
+    patterns = []
+    if len(secret) >= 8:
+        last = re.escape(secret[-4:])
+        patterns.append(re.compile(rf"({_TOKEN}*?)(\*{{3,}}|\.{{3}}|\u2026){last}(?![A-Za-z0-9])"))
+    if len(secret) > PREFIX_CHARS:
+        patterns.append(re.compile(re.escape(secret[:PREFIX_CHARS]) + f"{_TOKEN}*"))
+    return patterns
+
+
+def _mask_known(text: str, secret: str) -> str:
+    text = text.replace(secret, MASK)
+    for pattern in _known_secret_patterns(secret):
+
+        def replace(match: re.Match[str], secret: str = secret) -> str:
+            if match.re.groups == 0:
+                return MASK
+            head, marker = match.group(1), match.group(2)
+            if marker.startswith("*") or (len(head) >= 3 and secret.startswith(head)):
+                return MASK
+            return match.group(0)
+
+        text = pattern.sub(replace, text)
+    return text
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with API keys, tokens, passwords and private keys replaced by a mask.
 
     ``secrets`` are values known to be secret (a configured upstream key, the master key):
-    every occurrence is masked first, whatever its shape.
+    every occurrence is masked first, whatever its shape, with its masked forms.
     """
     for secret in secrets:
         if secret:
-            text = text.replace(secret, MASK)
+            text = _mask_known(text, secret)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 
 
-def redact_value(value: Any) -> Any:
+def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
     """Redact every string inside a JSON-like value (keys kept, structure kept)."""
+    known = tuple(secrets)
     if isinstance(value, str):
-        return redact(value)
+        return redact(value, known)
     if isinstance(value, list):
-        return [redact_value(v) for v in value]
+        return [redact_value(v, known) for v in value]
     if isinstance(value, dict):
-        return {k: redact_value(v) for k, v in value.items()}
+        return {k: redact_value(v, known) for k, v in value.items()}
     return value

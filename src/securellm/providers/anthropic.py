@@ -13,11 +13,16 @@ import aiohttp
 import orjson
 
 from securellm.core.config import ProviderSettings
-from securellm.providers.base import Call, UpstreamResponse, Usage
+from securellm.core.errors import UpstreamError
+from securellm.providers.base import Call, UpstreamResponse
 from securellm.providers.http import HttpProvider, event_data, passthrough_headers, sse_events
 from securellm.providers.translate.common import (
+    Unreadable,
     anthropic_error_sse,
-    openai_error_sse,
+    anthropic_sse,
+    count,
+    error_message,
+    obj,
     usage_from_anthropic,
 )
 from securellm.providers.translate.stream_to_openai import AnthropicToOpenAIStream
@@ -43,7 +48,8 @@ class AnthropicProvider(HttpProvider):
         headers = passthrough_headers(response)
         if not call.stream:
             raw = await self.client.read_body(response)
-            return UpstreamResponse(body=raw, usage=_usage_of_body(raw), headers=headers)
+            usage = usage_from_anthropic(self._reply(raw).get("usage"))
+            return UpstreamResponse(body=raw, usage=usage, headers=headers)
         result = UpstreamResponse(media_type="text/event-stream", headers=headers)
         result.stream = self._relay(response, result)
         return result
@@ -52,14 +58,16 @@ class AnthropicProvider(HttpProvider):
         body = {**call.body, "model": call.model}
         response = await self._post("/v1/messages/count_tokens", body, call)
         headers = passthrough_headers(response)
-        return UpstreamResponse(body=await self.client.read_body(response), headers=headers)
+        raw = await self.client.read_body(response)
+        self._reply(raw)
+        return UpstreamResponse(body=raw, headers=headers)
 
     async def chat(self, call: Call) -> UpstreamResponse:
         body = chat_to_messages(call.body, call.model)
         response = await self._post("/v1/messages", body, call)
         headers = passthrough_headers(response)
         if not call.stream:
-            message = _parse(await self.client.read_body(response))
+            message = self._reply(await self.client.read_body(response))
             completion = message_to_completion(message, call.model)
             usage = usage_from_anthropic(message.get("usage"))
             return UpstreamResponse(body=orjson.dumps(completion), usage=usage, headers=headers)
@@ -75,20 +83,55 @@ class AnthropicProvider(HttpProvider):
         headers = {**JSON_HEADERS, **call.headers}
         return await self.client.request("POST", path, body=orjson.dumps(body), headers=headers)
 
+    def _reply(self, raw: bytes) -> dict[str, Any]:
+        """A whole reply as an object; an error object in it (even with 200) is raised."""
+        data = _loads(raw)
+        if not isinstance(data, dict):
+            raise UpstreamError(f"provider {self.name!r} sent a reply that is not a JSON object")
+        error = self.client.error_in_body(data)
+        if error is not None:
+            raise error
+        return data
+
     async def _relay(
         self, response: aiohttp.ClientResponse, result: UpstreamResponse
     ) -> AsyncIterator[bytes]:
-        """Anthropic to Anthropic: bytes unchanged; usage and completion read on the side."""
+        """Anthropic to Anthropic: bytes unchanged; usage and completion read on the side.
+
+        An ``error`` event is relayed redacted and ends the stream, as does an unreadable
+        ``message_*`` event (Anthropic's ``error`` event then), setting ``failure``.
+        """
         try:
             async for event in sse_events(response):
                 data = event_data(event)
-                if data is not None and _interesting(data):
-                    _observe(_parse(data), result)
+                if data is not None and (_interesting(data) or b'"error"' in data):
+                    ending = self._observe(_loads(data), result)
+                    if ending is not None:
+                        yield ending
+                        return
                 yield event + b"\n\n"
         except (TimeoutError, aiohttp.ClientError) as exc:
-            yield anthropic_error_sse(_break_message(self.name, exc))
+            result.failure = _break_message(self.name, exc)
+            yield anthropic_error_sse(result.failure)
         finally:
             response.release()
+
+    def _observe(self, data: Any, result: UpstreamResponse) -> bytes | None:
+        """Read usage and completion; the closing error event when the stream must end."""
+        if not isinstance(data, dict):
+            result.failure = f"provider {self.name!r} sent a stream event that cannot be read"
+            return anthropic_error_sse(result.failure)
+        if data.get("type") == "error":
+            scrubbed = self.client.scrub(data)
+            message = error_message(scrubbed.get("error"))
+            result.failure = f"provider {self.name!r} sent an error mid-stream: {message}"
+            return anthropic_sse("error", scrubbed)
+        try:
+            _read_usage(data, result)
+        except Unreadable as exc:
+            result.failure = f"provider {self.name!r}: {exc.message}"
+            return anthropic_error_sse(result.failure)
+        return None
 
     async def _translate(
         self,
@@ -101,46 +144,49 @@ class AnthropicProvider(HttpProvider):
                 data = event_data(event)
                 if data is None:
                     continue
-                for chunk in translator.feed(_parse(data)):
+                parsed = _loads(data)
+                if parsed is None:
+                    parsed = {"type": "error", "error": {"message": "invalid upstream event"}}
+                elif b'"error"' in data:
+                    parsed = self.client.scrub(parsed)
+                for chunk in translator.feed(parsed):
                     yield chunk
+                if translator.failed:
+                    break
         except (TimeoutError, aiohttp.ClientError) as exc:
-            yield openai_error_sse(_break_message(self.name, exc))
+            for chunk in translator.fail(_break_message(self.name, exc)):
+                yield chunk
         finally:
             response.release()
             result.usage = translator.usage
             result.complete = translator.complete
+            result.failure = translator.failure
 
 
 def _interesting(data: bytes) -> bool:
     return data.startswith((b'{"type":"message_', b'{"type": "message_'))
 
 
-def _observe(data: dict[str, Any], result: UpstreamResponse) -> None:
+def _read_usage(data: dict[str, Any], result: UpstreamResponse) -> None:
     kind = data.get("type")
     if kind == "message_start":
-        result.usage = usage_from_anthropic((data.get("message") or {}).get("usage"))
+        message = obj(data.get("message"), "message")
+        result.usage = usage_from_anthropic(obj(message.get("usage"), "message.usage"))
     elif kind == "message_delta":
-        usage = data.get("usage") or {}
+        usage = obj(data.get("usage"), "usage")
         if usage.get("input_tokens") is not None:
             result.usage = usage_from_anthropic({**usage, "output_tokens": 0})
-        result.usage.completion_tokens = int(usage.get("output_tokens") or 0)
+        result.usage.completion_tokens = count(usage.get("output_tokens"))
     elif kind == "message_stop":
         result.complete = True
 
 
-def _parse(raw: bytes) -> dict[str, Any]:
+def _loads(raw: bytes) -> Any:
+    """Parsed JSON, or None when ``raw`` is not JSON."""
     try:
-        data = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return {
-            "type": "error",
-            "error": {"type": "api_error", "message": "invalid upstream event"},
-        }
-    return data if isinstance(data, dict) else {}
-
-
-def _usage_of_body(raw: bytes) -> Usage:
-    return usage_from_anthropic(_parse(raw).get("usage"))
+        return None
 
 
 def _break_message(name: str, exc: BaseException) -> str:

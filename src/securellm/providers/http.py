@@ -1,9 +1,18 @@
-"""Pooled aiohttp client for one provider, with foreign errors mapped at this one place."""
+"""Pooled aiohttp client for one provider, with foreign errors mapped at this one place.
+
+Everything an upstream says about an error is untrusted text: before it becomes one of
+our exceptions or an error event it is redacted with the provider's own credentials
+(:meth:`UpstreamClient.redact`), so an upstream that quotes the key it got (whole,
+masked, as ``Bearer <key>``) cannot hand it to a client, a log or the audit trail.
+Redirects are never followed: a 3xx is an upstream error.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -16,11 +25,29 @@ from securellm.core.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from securellm.core.redact import redact, redact_value
 from securellm.providers.base import Provider
+from securellm.providers.translate.common import error_message
 
 _PASS_HEADERS = ("retry-after", "x-request-id", "request-id")
+_SECRET_HEADER = re.compile(r"(?i)auth|key|token|secret|cookie|signature")
 DISCOVERY_TIMEOUT_S = 5.0
 OVERLOADED = 529
+UNAVAILABLE = 503
+ERROR_TEXT_CHARS = 500  # of an upstream's error message, kept after redaction
+_READ_CHARS = 64 * 1024  # of a non-JSON error body, read for its message
+
+
+def secrets_of(settings: ProviderSettings, auth_headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The credentials a provider sends upstream: its key and its credential headers."""
+    values: set[str] = set()
+    if settings.api_key is not None:
+        values.add(settings.api_key.get_secret_value())
+    for name, value in {**settings.headers, **auth_headers}.items():
+        if _SECRET_HEADER.search(name):
+            values.add(value)
+            values.add(value.partition(" ")[2])  # "Bearer <key>": the key alone too
+    return tuple(sorted((v for v in values if len(v) >= 4), key=len, reverse=True))
 
 
 class UpstreamClient:
@@ -30,7 +57,25 @@ class UpstreamClient:
         self.settings = settings
         self.base_url = settings.effective_base_url
         self._headers = {**settings.headers, **auth_headers}
+        self.secrets = secrets_of(settings, auth_headers)
         self._session: aiohttp.ClientSession | None = None
+
+    def redact(self, text: str) -> str:
+        """Upstream text without this provider's credentials or anything shaped like one."""
+        return redact(text, self.secrets)
+
+    def scrub(self, data: Any) -> Any:
+        """A parsed upstream event or body with every string redacted (structure kept)."""
+        return redact_value(data, self.secrets)
+
+    def error_in_body(self, data: Any) -> UpstreamError | None:
+        """The error object of a 200 reply that carries one instead of a result, if any."""
+        if not isinstance(data, dict) or not data.get("error"):
+            return None
+        if any(data.get(name) is not None for name in ("choices", "data", "content")):
+            return None
+        message = self.redact(error_message(data["error"]))[:ERROR_TEXT_CHARS]
+        return UpstreamError(f"provider {self.settings.name!r} answered with an error: {message}")
 
     async def start(self) -> None:
         if self._session is not None:
@@ -72,7 +117,7 @@ class UpstreamClient:
     ) -> aiohttp.ClientResponse:
         """Send a request and return the open response; error statuses become exceptions."""
         url = f"{self.base_url}{path}"
-        kwargs: dict[str, Any] = {"data": body, "headers": headers}
+        kwargs: dict[str, Any] = {"data": body, "headers": headers, "allow_redirects": False}
         if timeout is not None:
             kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
         try:
@@ -83,18 +128,22 @@ class UpstreamClient:
             raise UpstreamUnavailable(
                 f"provider {self.settings.name!r} is unreachable: {type(exc).__name__}"
             ) from None
-        if response.status >= 400:
-            raise await error_from_response(self.settings.name, response)
+        if response.status >= 300:
+            raise await error_from_response(self.settings.name, response, self.secrets)
         return response
 
     async def get_json(self, path: str, *, timeout: float | None = None) -> Any:
         response = await self.request("GET", path, timeout=timeout)
         try:
-            return orjson.loads(await response.read())
+            data = orjson.loads(await response.read())
         except orjson.JSONDecodeError:
             raise UpstreamError(f"provider {self.settings.name!r} sent invalid JSON") from None
         finally:
             response.release()
+        error = self.error_in_body(data)
+        if error is not None:
+            raise error
+        return data
 
     async def read_body(self, response: aiohttp.ClientResponse) -> bytes:
         try:
@@ -113,8 +162,15 @@ def passthrough_headers(response: aiohttp.ClientResponse) -> dict[str, str]:
     return {h: response.headers[h] for h in _PASS_HEADERS if h in response.headers}
 
 
-async def error_from_response(provider: str, response: aiohttp.ClientResponse) -> SecureLLMError:
-    """Turn an upstream error status into our exception, keeping its message and status."""
+async def error_from_response(
+    provider: str, response: aiohttp.ClientResponse, secrets: tuple[str, ...] = ()
+) -> SecureLLMError:
+    """Turn an upstream error status into our exception, with its message redacted.
+
+    The status is kept for the client's 4xx, 429 (with ``Retry-After``), 503 (with
+    ``Retry-After``) and Anthropic's 529; 408/504 are timeouts (504); a 401/403 means our
+    credentials are wrong and a redirect is never followed: both are 502, like other 5xx.
+    """
     status = response.status
     try:
         raw = await response.read()
@@ -122,33 +178,59 @@ async def error_from_response(provider: str, response: aiohttp.ClientResponse) -
         raw = b""
     finally:
         response.release()
-    message = _upstream_message(raw) or response.reason or "error"
     headers = passthrough_headers(response)
-    text = f"provider {provider!r} returned {status}: {message}"
+    if 300 <= status < 400:
+        where = _safe_location(response.headers.get("location"), secrets)
+        text = f"provider {provider!r} answered {status} (a redirect{where}), which is not followed"
+        return UpstreamError(text, status=502, upstream_status=status)
+    message = redact(_upstream_message(raw), secrets)[:ERROR_TEXT_CHARS]
+    reason = redact(response.reason or "error", secrets)
+    text = f"provider {provider!r} returned {status}: {message or reason}"
     if status == 429:
         return RateLimited(text, headers=headers)
     if status in (408, 504):
         return UpstreamTimeout(text, headers=headers)
-    if status == OVERLOADED:  # Anthropic's "overloaded": kept, so clients retry as documented
-        return UpstreamError(text, status=OVERLOADED, headers=headers)
+    if status in (OVERLOADED, UNAVAILABLE):  # kept, so clients back off and retry as documented
+        return UpstreamError(text, status=status, headers=headers)
     if 400 <= status < 500 and status not in (401, 403):
         return UpstreamError(text, status=status, headers=headers)
     # 401/403 from upstream mean *our* credentials are wrong: a gateway-side fault, 502.
     return UpstreamError(text, status=502, headers=headers, upstream_status=status)
 
 
+def _safe_location(location: str | None, secrets: tuple[str, ...]) -> str:
+    """`` to <origin and path>`` of a redirect: no user, password, query or fragment."""
+    if not location:
+        return ""
+    try:
+        parts = urlsplit(location)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return ""
+    origin = f"{parts.scheme}://{host}{port}" if host else ""
+    return " to " + redact(f"{origin}{parts.path}", secrets) if origin or parts.path else ""
+
+
 def _upstream_message(raw: bytes) -> str:
+    """The whole message of an error body (cut only after redaction)."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return raw[:200].decode("utf-8", "replace").strip()
+        return raw[:_READ_CHARS].decode("utf-8", "replace").strip()
     if isinstance(data, dict):
         error = data.get("error", data)
         if isinstance(error, dict):
-            return str(error.get("message") or error.get("type") or "")[:500]
+            return _text(error.get("message") or error.get("type"))
         if isinstance(error, str):
-            return error[:500]
+            return error
     return ""
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

@@ -25,7 +25,6 @@ from securellm.providers.http import (
 )
 from securellm.providers.translate import ollama as wire
 from securellm.providers.translate.bridge import messages_via_chat
-from securellm.providers.translate.common import openai_error_sse
 
 JSON_HEADERS = {"content-type": "application/json"}
 Translate = Callable[[dict[str, Any], str], dict[str, Any]]
@@ -56,7 +55,7 @@ class OllamaProvider(HttpProvider):
 
     async def embeddings(self, call: Call) -> UpstreamResponse:
         response = await self._post("/api/embed", wire.embed_request(call.body, call.model))
-        data = _parse(await self.client.read_body(response))
+        data = self._reply(await self.client.read_body(response))
         reply = wire.embeddings(data, call.model, call.body.get("encoding_format"))
         usage = Usage(prompt_tokens=reply["usage"]["prompt_tokens"])
         return UpstreamResponse(body=orjson.dumps(reply), usage=usage)
@@ -70,7 +69,7 @@ class OllamaProvider(HttpProvider):
         response = await self._post(path, request(call.body, call.model))
         headers = passthrough_headers(response)
         if not call.stream:
-            data = _parse(await self.client.read_body(response))
+            data = self._reply(await self.client.read_body(response))
             return UpstreamResponse(
                 body=orjson.dumps(reply(data, call.model)),
                 usage=wire.usage_of(data),
@@ -91,29 +90,53 @@ class OllamaProvider(HttpProvider):
             "POST", path, body=orjson.dumps(body), headers=JSON_HEADERS
         )
 
+    def _reply(self, raw: bytes) -> dict[str, Any]:
+        """A whole reply as an object; an error object in it (even with 200) is raised."""
+        data = _parse(raw)
+        error = self.client.error_in_body(data)
+        if error is not None:
+            raise error
+        return data
+
     async def _translate(
         self,
         response: aiohttp.ClientResponse,
         result: UpstreamResponse,
         translator: wire.OllamaToOpenAIStream,
     ) -> AsyncIterator[bytes]:
+        """NDJSON lines out as OpenAI chunks; an error line (redacted), an unreadable one,
+        a broken connection or a timeout ends the stream and sets ``failure``."""
         events = 0
         try:
             async for line in ndjson_lines(response):
-                for chunk in translator.feed(_line(line)):
+                for chunk in translator.feed(self._line(line)):
                     events += 1
                     yield chunk
+                if translator.failed:
+                    break
         except TimeoutError:
-            yield openai_error_sse(f"provider {self.name!r} timed out mid-stream", "timeout_error")
+            for chunk in translator.fail(f"provider {self.name!r} timed out mid-stream"):
+                yield chunk
         except aiohttp.ClientError as exc:
-            yield openai_error_sse(f"provider {self.name!r} broke the stream: {type(exc).__name__}")
+            message = f"provider {self.name!r} broke the stream: {type(exc).__name__}"
+            for chunk in translator.fail(message):
+                yield chunk
         finally:
             response.release()
             result.complete = translator.complete
+            result.failure = translator.failure
             # Counts arrive on the last line; a broken stream is counted one event a token.
             result.usage = (
                 translator.usage if translator.complete else Usage(completion_tokens=events)
             )
+
+    def _line(self, raw: bytes) -> Any:
+        """One NDJSON line parsed (error lines redacted); not JSON: an error line."""
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return {"error": "the Ollama server sent invalid JSON"}
+        return self.client.scrub(data) if b'"error"' in raw else data
 
 
 def _names(data: Any) -> list[str]:
@@ -129,10 +152,3 @@ def _parse(raw: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UpstreamError("the Ollama server sent an unexpected reply")
     return data
-
-
-def _line(raw: bytes) -> dict[str, Any]:
-    try:
-        return _parse(raw)
-    except UpstreamError as exc:
-        return {"error": exc.message}

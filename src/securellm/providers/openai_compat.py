@@ -1,9 +1,9 @@
 """OpenAI-dialect upstreams: OpenAI, DeepSeek, llama.cpp, vLLM, TGI, offload.
 
 Same dialect on both sides, so bodies and SSE events are relayed as bytes; only the
-``usage`` object is parsed on the side. For streams the upstream is asked for usage
-(``stream_options.include_usage``) and the usage-only chunk is dropped again when the
-client did not ask for it.
+``usage`` object is parsed on the side, and error events, which are relayed redacted.
+For streams the upstream is asked for usage (``stream_options.include_usage``) and the
+usage-only chunk is dropped again when the client did not ask for it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ from securellm.providers.http import (
     sse_events,
 )
 from securellm.providers.translate.bridge import messages_via_chat
-from securellm.providers.translate.common import openai_error_sse
+from securellm.providers.translate.common import (
+    OPENAI_DONE,
+    error_message,
+    openai_error_end,
+    openai_sse,
+)
 
 JSON_HEADERS = {"content-type": "application/json"}
 
@@ -81,7 +86,7 @@ class OpenAICompatibleProvider(HttpProvider):
         headers = passthrough_headers(response)
         if not call.stream:
             raw = await self.client.read_body(response)
-            return UpstreamResponse(body=raw, usage=_usage_of_body(raw), headers=headers)
+            return UpstreamResponse(body=raw, usage=self._usage_of_body(raw), headers=headers)
         result = UpstreamResponse(media_type="text/event-stream", headers=headers)
         result.stream = self._relay(
             response, result, forward_usage=forward_usage, prompt_estimate=_estimate_prompt(body)
@@ -96,23 +101,39 @@ class OpenAICompatibleProvider(HttpProvider):
         forward_usage: bool,
         prompt_estimate: int,
     ) -> AsyncIterator[bytes]:
+        """Events as bytes; those naming ``usage`` or ``error`` are read on the way.
+
+        An error event (redacted) or an unreadable one ends the stream with ``[DONE]``
+        and sets ``failure``; so does a broken connection or a timeout.
+        """
         content_events = 0
         try:
             async for event in sse_events(response):
                 data = event_data(event)
                 if data == b"[DONE]":
                     result.complete = True
-                    yield b"data: [DONE]\n\n"
+                    yield OPENAI_DONE
                     continue
-                usage_only = data is not None and b'"usage"' in data and _take_usage(data, result)
-                if usage_only and not forward_usage:
-                    continue
+                if data is not None and (b'"usage"' in data or b'"error"' in data):
+                    chunk = _loads(data)
+                    ending = self._ending(chunk)
+                    if ending is not None:
+                        result.failure = ending[0]
+                        for piece in ending[1]:
+                            yield piece
+                        return
+                    if _take_usage(chunk, result) and not forward_usage:
+                        continue
                 content_events += 1
                 yield event + b"\n\n"
         except TimeoutError:
-            yield openai_error_sse(f"provider {self.name!r} timed out mid-stream", "timeout_error")
+            result.failure = f"provider {self.name!r} timed out mid-stream"
+            for piece in openai_error_end(result.failure, "timeout_error"):
+                yield piece
         except aiohttp.ClientError as exc:
-            yield openai_error_sse(f"provider {self.name!r} broke the stream: {type(exc).__name__}")
+            result.failure = f"provider {self.name!r} broke the stream: {type(exc).__name__}"
+            for piece in openai_error_end(result.failure):
+                yield piece
         finally:
             response.release()
             if result.usage.total_tokens == 0:
@@ -122,6 +143,28 @@ class OpenAICompatibleProvider(HttpProvider):
                     prompt_tokens=prompt_estimate, completion_tokens=max(content_events - 1, 0)
                 )
 
+    def _ending(self, chunk: Any) -> tuple[str, list[bytes]] | None:
+        """(failure, closing events) when ``chunk`` is an error or cannot be read."""
+        if not isinstance(chunk, dict) or not isinstance(chunk.get("usage") or {}, dict):
+            failure = f"provider {self.name!r} sent a stream event that cannot be read"
+            return failure, openai_error_end(failure)
+        error = chunk.get("error")
+        if error is None and chunk.get("object") == "error":  # vLLM's older error shape
+            error = chunk
+        if error is None:
+            return None
+        scrubbed = self.client.scrub(error)
+        failure = f"provider {self.name!r} sent an error mid-stream: {error_message(scrubbed)}"
+        payload = scrubbed if isinstance(scrubbed, dict) else {"message": error_message(scrubbed)}
+        return failure, [openai_sse({"error": payload}), OPENAI_DONE]
+
+    def _usage_of_body(self, raw: bytes) -> Usage:
+        parsed = _loads(raw)
+        error = self.client.error_in_body(parsed)
+        if error is not None:
+            raise error
+        return usage_from_openai(parsed.get("usage")) if isinstance(parsed, dict) else Usage()
+
 
 def _estimate_prompt(body: dict[str, Any]) -> int:
     """About four characters a token: used only when the upstream reports no usage."""
@@ -129,21 +172,17 @@ def _estimate_prompt(body: dict[str, Any]) -> int:
     return max(1, len(orjson.dumps(text)) // 4)
 
 
-def _usage_of_body(raw: bytes) -> Usage:
+def _loads(data: bytes) -> Any:
+    """Parsed JSON, or None when ``data`` is not JSON."""
     try:
-        parsed = orjson.loads(raw)
+        return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return Usage()
-    return usage_from_openai(parsed.get("usage")) if isinstance(parsed, dict) else Usage()
+        return None
 
 
-def _take_usage(data: bytes, result: UpstreamResponse) -> bool:
+def _take_usage(chunk: dict[str, Any], result: UpstreamResponse) -> bool:
     """Record usage from a chunk; True when the chunk carried usage and no choices."""
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
+    if not chunk.get("usage"):
         return False
-    if not isinstance(parsed, dict) or not parsed.get("usage"):
-        return False
-    result.usage = usage_from_openai(parsed["usage"])
-    return not parsed.get("choices")
+    result.usage = usage_from_openai(chunk["usage"])
+    return not chunk.get("choices")

@@ -2,7 +2,9 @@
 
 ``messages_via_chat`` translates the request, calls the provider's own ``chat`` (so the
 upstream is asked for stream usage the usual way), and translates the reply or the
-stream of chunks back into Anthropic's shapes.
+stream of chunks back into Anthropic's shapes. An error chunk or an unreadable one ends
+the stream with Anthropic's ``error`` event and sets ``failure``; a stream cut short
+(no ``[DONE]``) is left incomplete for the edge to close.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from securellm.providers.http import event_data
 from securellm.providers.translate.from_anthropic import completion_to_message, messages_to_chat
 from securellm.providers.translate.stream_to_anthropic import OpenAIToAnthropicStream
 
-INCOMPLETE = "the upstream stream ended before completion"
 ChatCall = Callable[[Call], Awaitable[UpstreamResponse]]
 
 
@@ -44,6 +45,7 @@ async def messages_via_chat(chat: ChatCall, call: Call) -> UpstreamResponse:
 async def _translate(
     inner: UpstreamResponse, result: UpstreamResponse, translator: OpenAIToAnthropicStream
 ) -> AsyncIterator[bytes]:
+    """Inner OpenAI chunks out as Anthropic events; an error or unreadable chunk ends it."""
     assert inner.stream is not None
     done = False
     try:
@@ -56,22 +58,25 @@ async def _translate(
             elif data is not None:
                 for event in translator.feed(_parse(data)):
                     yield event
-        # The message closes only now: an upstream that sent no usage has had it
-        # estimated by the time its stream is exhausted.
-        if not translator.usage.total_tokens:
-            translator.usage = inner.usage
-        closing = translator.finish() if done else translator.fail(INCOMPLETE)
-        for event in closing:
-            yield event
+            if translator.failed:
+                break
+        if done and not translator.failed:
+            # The message closes only now: an upstream that sent no usage has had it
+            # estimated by the time its stream is exhausted.
+            if not translator.usage.total_tokens:
+                translator.usage = inner.usage
+            for event in translator.finish():
+                yield event
+        # Cut short without [DONE]: neither complete nor failed, so the edge closes it.
     finally:
         await inner.stream.aclose()  # type: ignore[attr-defined]
         result.usage = inner.usage if inner.usage.total_tokens else translator.usage
         result.complete = translator.complete and inner.complete
+        result.failure = translator.failure
 
 
-def _parse(data: bytes) -> dict[str, Any]:
+def _parse(data: bytes) -> Any:
     try:
-        parsed = orjson.loads(data)
+        return orjson.loads(data)
     except orjson.JSONDecodeError:
         return {"error": {"message": "the upstream sent an invalid stream event"}}
-    return parsed if isinstance(parsed, dict) else {}

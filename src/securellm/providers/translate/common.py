@@ -8,10 +8,72 @@ from typing import Any
 
 import orjson
 
-from securellm.core.errors import InvalidRequest
+from securellm.core.errors import InvalidRequest, UpstreamError
 from securellm.providers.base import Usage
 
 JSON = dict[str, Any]
+
+
+class Unreadable(UpstreamError):
+    """An upstream reply or stream event with a field of the wrong type (a 502 when raised).
+
+    Stream translators catch it and end the stream with the client dialect's error event.
+    """
+
+    def __init__(self, field: str, expected: str) -> None:
+        super().__init__(
+            f"the upstream sent data that cannot be read ({field} should be {expected})"
+        )
+
+
+def obj(value: Any, field: str) -> JSON:
+    """``value`` as a JSON object; a missing (null) one is empty."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raise Unreadable(field, "an object")
+
+
+def items(value: Any, field: str) -> list[Any]:
+    """``value`` as a JSON list; a missing (null) one is empty."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    raise Unreadable(field, "a list")
+
+
+def objects(value: Any, field: str) -> list[JSON]:
+    """``value`` as a list of JSON objects (null entries skipped)."""
+    return [obj(item, f"{field}[]") for item in items(value, field) if item is not None]
+
+
+def opt_text(value: Any, field: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise Unreadable(field, "a string")
+
+
+def index_of(value: Any, field: str, default: int = 0) -> int:
+    if value is None:
+        return default
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise Unreadable(field, "an integer")
+
+
+def error_message(error: Any, default: str = "upstream error") -> str:
+    """The message of an upstream error: an object with ``message`` or Ollama's string."""
+    if isinstance(error, dict):
+        error = error.get("message") or error.get("type")
+    return error if isinstance(error, str) and error else default
+
+
+def error_kind(error: Any, default: str) -> str:
+    kind = error.get("type") if isinstance(error, dict) else None
+    return kind if isinstance(kind, str) and kind else default
+
 
 # Anthropic ``stop_reason`` -> OpenAI ``finish_reason``.
 FINISH_OF_STOP = {
@@ -118,6 +180,11 @@ def anthropic_error_sse(message: str, error_type: str = "api_error") -> bytes:
 def openai_error_sse(message: str, error_type: str = "upstream_error") -> bytes:
     payload = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
     return openai_sse(payload)
+
+
+def openai_error_end(message: str, error_type: str = "upstream_error") -> list[bytes]:
+    """How an OpenAI-dialect stream ends on an error: the error object, then ``[DONE]``."""
+    return [openai_error_sse(message, error_type), OPENAI_DONE]
 
 
 def dumps_arguments(value: Any) -> str:

@@ -12,6 +12,9 @@ from securellm.providers.translate.common import (
     anthropic_usage,
     dumps_arguments,
     new_id,
+    obj,
+    objects,
+    opt_text,
     stop_reason,
     text_of,
     usage_from_openai,
@@ -155,25 +158,26 @@ def _tool_choice(choice: Any, out: JSON) -> None:
         out["parallel_tool_calls"] = False
 
 
-def completion_to_message(completion: JSON, model: str) -> JSON:
+def completion_to_message(completion: Any, model: str) -> JSON:
     """Translate an OpenAI chat completion into a Messages API reply."""
-    choices = completion.get("choices") or [{}]
-    choice = choices[0] if isinstance(choices[0], dict) else {}
-    reply = choice.get("message") or {}
+    completion = obj(completion, "the reply")
+    choices = objects(completion.get("choices"), "choices")
+    choice = choices[0] if choices else {}
+    reply = obj(choice.get("message"), "choices[0].message")
     content: list[JSON] = []
-    reasoning = reply.get("reasoning_content")
-    if isinstance(reasoning, str) and reasoning:
+    reasoning = opt_text(reply.get("reasoning_content"), "message.reasoning_content")
+    if reasoning:
         content.append({"type": "thinking", "thinking": reasoning, "signature": ""})
-    text = reply.get("content")
-    if isinstance(text, str) and text:
+    text = opt_text(reply.get("content"), "message.content")
+    if text:
         content.append({"type": "text", "text": text})
-    for call in reply.get("tool_calls") or []:
-        function = call.get("function") or {}
+    for call in objects(reply.get("tool_calls"), "message.tool_calls"):
+        function = obj(call.get("function"), "tool_calls[].function")
         content.append(
             {
                 "type": "tool_use",
-                "id": call.get("id") or new_id("toolu_"),
-                "name": function.get("name"),
+                "id": opt_text(call.get("id"), "tool_calls[].id") or new_id("toolu_"),
+                "name": opt_text(function.get("name"), "tool_calls[].function.name"),
                 "input": tool_input(function.get("arguments")),
             }
         )

@@ -11,14 +11,20 @@ from securellm.providers.base import Usage
 from securellm.providers.translate.common import (
     JSON,
     OPENAI_DONE,
+    Unreadable,
     count,
     dumps_arguments,
+    error_message,
+    items,
     loads_arguments,
     new_id,
     now,
-    openai_error_sse,
+    obj,
+    objects,
+    openai_error_end,
     openai_sse,
     openai_usage,
+    opt_text,
     parse_data_url,
     text_of,
 )
@@ -109,16 +115,15 @@ def _image(part: JSON, index: int) -> str:
 
 def chat_completion(data: JSON, model: str) -> JSON:
     """An ``/api/chat`` reply as an OpenAI chat completion."""
-    message = data.get("message") or {}
+    message = obj(data.get("message"), "message")
     calls = _tool_calls(message.get("tool_calls"))
-    reply: JSON = {
-        "role": "assistant",
-        "content": message.get("content") or ("" if not calls else None),
-    }
+    content = opt_text(message.get("content"), "message.content")
+    reply: JSON = {"role": "assistant", "content": content or ("" if not calls else None)}
     if calls:
         reply["tool_calls"] = calls
-    if message.get("thinking"):
-        reply["reasoning_content"] = message["thinking"]
+    thinking = opt_text(message.get("thinking"), "message.thinking")
+    if thinking:
+        reply["reasoning_content"] = thinking
     finish = "tool_calls" if calls else _finish(data)
     return {
         "id": new_id("chatcmpl-"),
@@ -132,16 +137,19 @@ def chat_completion(data: JSON, model: str) -> JSON:
 
 def _tool_calls(raw: Any, start: int = 0) -> list[JSON]:
     calls = []
-    for position, call in enumerate(raw or [], start):
-        function = call.get("function") or {}
+    for position, call in enumerate(objects(raw, "message.tool_calls"), start):
+        function = obj(call.get("function"), "tool_calls[].function")
+        arguments = function.get("arguments")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise Unreadable("tool_calls[].function.arguments", "an object")
         calls.append(
             {
                 "index": position,
-                "id": call.get("id") or new_id("call_"),
+                "id": opt_text(call.get("id"), "tool_calls[].id") or new_id("call_"),
                 "type": "function",
                 "function": {
-                    "name": function.get("name"),
-                    "arguments": dumps_arguments(function.get("arguments")),
+                    "name": opt_text(function.get("name"), "tool_calls[].function.name"),
+                    "arguments": dumps_arguments(arguments),
                 },
             }
         )
@@ -169,7 +177,7 @@ def generate_request(body: JSON, model: str) -> JSON:
 def text_completion(data: JSON, model: str) -> JSON:
     choice = {
         "index": 0,
-        "text": data.get("response", ""),
+        "text": opt_text(data.get("response"), "response") or "",
         "logprobs": None,
         "finish_reason": _finish(data),
     }
@@ -184,7 +192,11 @@ def text_completion(data: JSON, model: str) -> JSON:
 
 
 class OllamaToOpenAIStream:
-    """Feed each NDJSON line of ``/api/chat`` (or ``/api/generate``); get OpenAI events."""
+    """Feed each NDJSON line of ``/api/chat`` (or ``/api/generate``); get OpenAI events.
+
+    An ``error`` line, or a line with a field of the wrong type, ends the stream with
+    OpenAI's error object and ``[DONE]`` (``failure`` says why); nothing follows it.
+    """
 
     def __init__(self, model: str, *, include_usage: bool, chat: bool = True) -> None:
         self.model = model
@@ -192,16 +204,34 @@ class OllamaToOpenAIStream:
         self.chat = chat
         self.usage = Usage()
         self.complete = False
-        self.failed = False
+        self.failure: str | None = None
         self._id = new_id("chatcmpl-" if chat else "cmpl-")
         self._created = now()
         self._calls = 0
         self._started = False
 
-    def feed(self, data: JSON) -> list[bytes]:
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None
+
+    def feed(self, line: Any) -> list[bytes]:
+        """The chunks for one NDJSON line (any JSON value: a malformed one fails)."""
+        if self.complete or self.failed:
+            return []
+        try:
+            return self._feed(obj(line, "the line"))
+        except Unreadable as exc:
+            return self.fail(exc.message)
+
+    def fail(self, message: str) -> list[bytes]:
+        if self.failed or self.complete:
+            return []
+        self.failure = message
+        return openai_error_end(message)
+
+    def _feed(self, data: JSON) -> list[bytes]:
         if data.get("error"):
-            self.failed = True
-            return [openai_error_sse(str(data["error"]))]
+            return self.fail(error_message(data["error"]))
         out = self._content(data)
         if data.get("done"):
             self.complete = True
@@ -215,18 +245,20 @@ class OllamaToOpenAIStream:
 
     def _content(self, data: JSON) -> list[bytes]:
         if not self.chat:
-            text = data.get("response")
+            text = opt_text(data.get("response"), "response")
             return [self._chunk({"text": text})] if text else []
-        message = data.get("message") or {}
+        message = obj(data.get("message"), "message")
+        thinking = opt_text(message.get("thinking"), "message.thinking")
+        content = opt_text(message.get("content"), "message.content")
+        calls = _tool_calls(message.get("tool_calls"), self._calls)
         delta: JSON = {}
         if not self._started:
             self._started = True
             delta["role"] = "assistant"
-        if message.get("thinking"):
-            delta["reasoning_content"] = message["thinking"]
-        if message.get("content") or "role" in delta:
-            delta["content"] = message.get("content") or ""
-        calls = _tool_calls(message.get("tool_calls"), self._calls)
+        if thinking:
+            delta["reasoning_content"] = thinking
+        if content or "role" in delta:
+            delta["content"] = content or ""
         if calls:
             self._calls += len(calls)
             delta["tool_calls"] = calls
@@ -262,18 +294,25 @@ def embed_request(body: JSON, model: str) -> JSON:
 
 def embeddings(data: JSON, model: str, encoding: Any) -> JSON:
     """An ``/api/embed`` reply as OpenAI's list; base64 when asked (the openai SDK's default)."""
-    vectors = data.get("embeddings") or []
-    items = [
+    vectors = [_vector(v) for v in items(data.get("embeddings"), "embeddings")]
+    listed = [
         {"object": "embedding", "index": i, "embedding": _encode(vector, encoding)}
         for i, vector in enumerate(vectors)
     ]
     prompt = count(data.get("prompt_eval_count"))
     return {
         "object": "list",
-        "data": items,
+        "data": listed,
         "model": model,
         "usage": {"prompt_tokens": prompt, "total_tokens": prompt},
     }
+
+
+def _vector(value: Any) -> list[float]:
+    numbers = items(value, "embeddings[]")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
+        raise Unreadable("embeddings[]", "a list of numbers")
+    return numbers
 
 
 def _encode(vector: list[float], encoding: Any) -> list[float] | str:

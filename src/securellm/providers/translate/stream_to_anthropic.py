@@ -7,10 +7,16 @@ from typing import Any
 from securellm.providers.base import Usage
 from securellm.providers.translate.common import (
     JSON,
+    Unreadable,
     anthropic_error_sse,
     anthropic_sse,
     anthropic_usage,
+    error_message,
+    index_of,
     new_id,
+    obj,
+    objects,
+    opt_text,
     stop_reason,
     usage_from_openai,
 )
@@ -21,14 +27,16 @@ class OpenAIToAnthropicStream:
 
     Blocks open and close in order: a text or thinking block closes when the upstream
     moves on to another kind of content or another tool call. ``finish`` closes the
-    message once the upstream's ``[DONE]`` (or the end of its stream) arrives.
+    message once the upstream's ``[DONE]`` (or the end of its stream) arrives. An error
+    chunk, or a chunk with a field of the wrong type, ends the message with an ``error``
+    event (``failure`` says why); nothing is sent after it.
     """
 
     def __init__(self, model: str) -> None:
         self.model = model
         self.usage = Usage()
         self.complete = False
-        self.failed = False
+        self.failure: str | None = None
         self._started = False
         self._open: tuple[str, int] | None = None  # (kind or "tool:<n>", block index)
         self._blocks = 0
@@ -54,30 +62,43 @@ class OpenAIToAnthropicStream:
             anthropic_sse("ping", {"type": "ping"}),
         ]
 
-    def feed(self, chunk: JSON) -> list[bytes]:
-        if isinstance(chunk.get("error"), dict):
-            return self.fail(str(chunk["error"].get("message") or "upstream error"))
-        out = self.start()
-        if chunk.get("usage"):
-            self.usage = usage_from_openai(chunk["usage"])
-        for choice in chunk.get("choices") or []:
-            out.extend(self._choice(choice))
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None
+
+    def feed(self, chunk: Any) -> list[bytes]:
+        """The events for one upstream chunk (any JSON value: a malformed one fails)."""
+        if self.complete or self.failed:
+            return []
+        out: list[bytes] = []
+        try:
+            self._feed(obj(chunk, "the chunk"), out)
+        except Unreadable as exc:
+            out.extend(self.fail(exc.message))
         return out
 
-    def _choice(self, choice: JSON) -> list[bytes]:
-        out: list[bytes] = []
-        delta = choice.get("delta") or {}
-        reasoning = delta.get("reasoning_content")
-        if isinstance(reasoning, str) and reasoning:
+    def _feed(self, chunk: JSON, out: list[bytes]) -> None:
+        if chunk.get("error") is not None:
+            out.extend(self.fail(error_message(chunk["error"])))
+            return
+        out.extend(self.start())
+        if chunk.get("usage"):
+            self.usage = usage_from_openai(obj(chunk["usage"], "usage"))
+        for choice in objects(chunk.get("choices"), "choices"):
+            self._choice(choice, out)
+
+    def _choice(self, choice: JSON, out: list[bytes]) -> None:
+        delta = obj(choice.get("delta"), "choices[].delta")
+        reasoning = opt_text(delta.get("reasoning_content"), "delta.reasoning_content")
+        if reasoning:
             out.extend(self._text("thinking", reasoning))
-        content = delta.get("content")
-        if isinstance(content, str) and content:
+        content = opt_text(delta.get("content"), "delta.content")
+        if content:
             out.extend(self._text("text", content))
-        for call in delta.get("tool_calls") or []:
+        for call in objects(delta.get("tool_calls"), "delta.tool_calls"):
             out.extend(self._tool(call))
         if choice.get("finish_reason"):
             self._stop = stop_reason(choice["finish_reason"])
-        return out
 
     def _text(self, kind: str, text: str) -> list[bytes]:
         out: list[bytes] = []
@@ -95,20 +116,20 @@ class OpenAIToAnthropicStream:
 
     def _tool(self, call: JSON) -> list[bytes]:
         out: list[bytes] = []
-        position: Any = call.get("index", 0)
-        function = call.get("function") or {}
+        position = index_of(call.get("index"), "tool_calls[].index")
+        function = obj(call.get("function"), "tool_calls[].function")
+        arguments = opt_text(function.get("arguments"), "function.arguments")
         if position not in self._tool_blocks:
-            out.extend(self._close())
             block: JSON = {
                 "type": "tool_use",
-                "id": call.get("id") or new_id("toolu_"),
-                "name": function.get("name") or "",
+                "id": opt_text(call.get("id"), "tool_calls[].id") or new_id("toolu_"),
+                "name": opt_text(function.get("name"), "function.name") or "",
                 "input": {},
             }
+            out.extend(self._close())
             out.extend(self._open_block(f"tool:{position}", block))
             self._tool_blocks[position] = self._blocks - 1
-        arguments = function.get("arguments")
-        if isinstance(arguments, str) and arguments:
+        if arguments:
             delta = {"type": "input_json_delta", "partial_json": arguments}
             out.append(_delta(self._tool_blocks[position], delta))
         return out
@@ -146,9 +167,9 @@ class OpenAIToAnthropicStream:
 
     def fail(self, message: str, error_type: str = "api_error") -> list[bytes]:
         """The upstream failed mid-stream: end with Anthropic's ``error`` event."""
-        if self.failed:
+        if self.failed or self.complete:
             return []
-        self.failed = True
+        self.failure = message
         return [anthropic_error_sse(message, error_type)]
 
 

@@ -12,7 +12,10 @@ from securellm.providers.translate.common import (
     loads_arguments,
     new_id,
     now,
+    obj,
+    objects,
     openai_usage,
+    opt_text,
     parse_data_url,
     text_of,
     usage_from_anthropic,
@@ -183,25 +186,26 @@ def _tool_choice(choice: Any, parallel: Any) -> JSON | None:
     return out
 
 
-def message_to_completion(message: JSON, model: str) -> JSON:
+def message_to_completion(message: Any, model: str) -> JSON:
     """Translate a Messages API reply into an OpenAI chat completion."""
+    message = obj(message, "the reply")
     text: list[str] = []
     reasoning: list[str] = []
     calls: list[JSON] = []
-    for block in message.get("content") or []:
+    for block in objects(message.get("content"), "content"):
         kind = block.get("type")
         if kind == "text":
-            text.append(str(block.get("text", "")))
+            text.append(opt_text(block.get("text"), "content[].text") or "")
         elif kind == "thinking":
-            reasoning.append(str(block.get("thinking", "")))
+            reasoning.append(opt_text(block.get("thinking"), "content[].thinking") or "")
         elif kind == "tool_use":
             calls.append(
                 {
-                    "id": block.get("id"),
+                    "id": opt_text(block.get("id"), "content[].id") or new_id("call_"),
                     "type": "function",
                     "function": {
-                        "name": block.get("name"),
-                        "arguments": dumps_arguments(block.get("input")),
+                        "name": opt_text(block.get("name"), "content[].name"),
+                        "arguments": dumps_arguments(obj(block.get("input"), "content[].input")),
                     },
                 }
             )
