@@ -5,7 +5,8 @@ order; when the script runs out, requests succeed. Faults:
 ``500`` / ``503`` / ``502`` (OpenAI error bodies), ``429`` (with ``Retry-After: 1``),
 ``429-long`` (``Retry-After: 30``), ``context`` (400 context-length error), ``stall``
 (sleeps ``STALL_S`` before answering), ``reset`` (streams two chunks, then drops the
-connection), ``slow-stream`` (ten chunks, 0.2 s apart).
+connection), ``cut`` (streams two chunks, then ends the response cleanly with no
+``finish_reason`` and no ``[DONE]``), ``slow-stream`` (ten chunks, 0.2 s apart).
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ async def _events(model: str, fault: str) -> AsyncIterator[bytes]:
     for index in range(count):
         if fault == "reset" and index == 2:
             raise MidStreamReset("connection dropped on purpose")
+        if fault == "cut" and index == 2:
+            return
         if model == "slow-stream":
             await asyncio.sleep(0.2)
         yield _chunk(model, f"part{index} ")

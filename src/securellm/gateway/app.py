@@ -29,13 +29,21 @@ def _dialect_of(request: Request) -> str:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})  # 405 carries ``Allow``
     if exc.status_code == 404:
         error: SecureLLMError = NotFound(f"no route for {request.method} {request.url.path}")
+    elif exc.status_code == 405:
+        allowed = headers.get("Allow", "")
+        error = SecureLLMError(
+            f"method {request.method} is not allowed on {request.url.path} (allowed: {allowed})"
+        )
     else:
         error = SecureLLMError(exc.detail)
+    if exc.status_code != 404:
         error.status = exc.status_code
         error.error_type = "invalid_request_error"
-    return error_response(error, "anthropic" if _dialect_of(request) == "anthropic" else "openai")
+    dialect = "anthropic" if _dialect_of(request) == "anthropic" else "openai"
+    return error_response(error, dialect, headers)
 
 
 def create_app(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -157,9 +158,23 @@ class ProviderSettings(Section):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
+        """http(s), a host, no credentials, query or fragment (the URL is never echoed)."""
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not value.isascii():
             raise ValueError("base_url must start with http:// or https://")
-        return value.rstrip("/") if value else value
+        if "@" in parts.netloc:
+            raise ValueError("base_url must not hold a user or password (use api_key_env/_file)")
+        if "?" in value or "#" in value or any(c.isspace() for c in value):
+            raise ValueError("base_url must not have a query, a fragment or spaces")
+        try:
+            parts.port  # noqa: B018 (raises on a port that is not a number in range)
+        except ValueError:
+            raise ValueError("base_url has an invalid port") from None
+        if not parts.hostname:
+            raise ValueError("base_url must name a host")
+        return value.rstrip("/")
 
     @property
     def preset(self) -> ProviderPreset:

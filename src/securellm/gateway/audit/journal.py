@@ -110,11 +110,11 @@ class Journal:
             return []
         newest = files[-1]
         self.day, self.head_file = day_of(newest.name), newest.name
-        # A head ahead of the file means records were cut while the gateway was down:
+        self.lines = count_lines(newest)
+        rows = self.close_fragment(newest)  # the repair takes the torn record's number
+        # A head still ahead of the file means records were cut while the gateway was down:
         # numbering goes on from the head, so verify reports the gap.
         self.seq = max(self.seq, self.files.get(newest.name, 0))
-        self.lines = count_lines(newest)
-        rows = self.close_fragment(newest)
         self.files[newest.name] = self.seq
         self.head_stale = True
         return rows

@@ -18,13 +18,14 @@ import asyncio
 import contextlib
 import logging
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from securellm.gateway.audit import journal
 from securellm.gateway.audit import record as records
 from securellm.gateway.audit.index import Row, index_for
 from securellm.gateway.audit.journal import Journal, WriteFailed, lock_stream, prune_idle_streams
@@ -249,8 +250,9 @@ class AuditWriter:
     async def _sweep(self) -> None:
         """Delete files and index rows older than the retention period."""
         cutoff = datetime.now(UTC) - timedelta(days=self.retention_days)
+        day = date.fromisoformat(journal.today()) - timedelta(days=self.retention_days)
         async with self._files:
-            removed = await asyncio.to_thread(self._remove_old, cutoff.strftime("%Y-%m-%d"))
+            removed = await asyncio.to_thread(self._remove_old, day.isoformat())
         if removed:
             log.info("audit retention removed %d file(s)", removed)
         if self.engine is not None:
