@@ -18,6 +18,7 @@ from securellm.core.errors import NotFound, SecureLLMError
 from securellm.core.logging import configure_logging
 from securellm.core.runtime import tune_gc
 from securellm.gateway.errors import error_response
+from securellm.gateway.limits_http import HeaderLimits
 from securellm.gateway.routes import admin, anthropic, audit, health, openai, operations
 from securellm.gateway.state import ProviderFactory, build_state
 from securellm.providers.registry import build_provider
@@ -65,7 +66,8 @@ def create_app(
                 tune_gc()
             yield {"gateway": state}
 
-    middleware = []
+    gw = settings.gateway
+    middleware = [Middleware(HeaderLimits, max_bytes=gw.max_header_bytes, max_count=gw.max_headers)]
     if settings.gateway.cors_origins:
         middleware.append(
             Middleware(

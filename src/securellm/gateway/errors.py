@@ -20,6 +20,7 @@ _ANTHROPIC_TYPES = {
     413: "request_too_large",
     422: "invalid_request_error",
     429: "rate_limit_error",
+    431: "request_too_large",
     504: "timeout_error",
     529: "overloaded_error",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -90,6 +91,16 @@ class ModelLimit(Section):
     tpm: int | None = Field(default=None, ge=1)
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP address (a hostname or a wildcard bind is not)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class GatewaySettings(Section):
     """``[gateway]``: where the gateway listens and what it stores state in."""
 
@@ -103,6 +114,8 @@ class GatewaySettings(Section):
     master_key_file: Path | None = None
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    max_headers: int = Field(default=100, ge=8, le=10_000)
+    protect_ops: Literal["auto"] | bool = "auto"  # /metrics and /ready need the master key
     cors_origins: tuple[str, ...] = ()
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
@@ -113,6 +126,13 @@ class GatewaySettings(Section):
     estimate_output_tokens: int = Field(default=256, ge=1)
     model_limits: dict[str, ModelLimit] = Field(default_factory=dict)
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
+
+    @property
+    def ops_protected(self) -> bool:
+        """``protect_ops``, with ``auto`` meaning: protected unless bound to a loopback address."""
+        if self.protect_ops == "auto":
+            return not is_loopback(self.host)
+        return self.protect_ops
 
     @model_validator(mode="after")
     def _tls_pair(self) -> GatewaySettings:

@@ -10,15 +10,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from securellm.gateway.routes.operations import ops_refusal
 from securellm.gateway.state import gateway_state
 
 
 async def health(_request: Request) -> Response:
+    """Always open: liveness says nothing but that the process answers."""
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
 async def ready(request: Request) -> Response:
     """503 while draining or when the database does not answer; providers are reported."""
+    refusal = await ops_refusal(request)
+    if refusal is not None:
+        return refusal
     state = gateway_state(request)
     checks: dict[str, Any] = {"draining": state.draining}
     healthy = not state.draining

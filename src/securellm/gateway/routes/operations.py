@@ -10,13 +10,35 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from securellm.core.errors import SecureLLMError
 from securellm.gateway.context import RequestContext
+from securellm.gateway.errors import error_response
 from securellm.gateway.service import serve
 from securellm.gateway.state import GatewayState, gateway_state
 
 
+async def ops_refusal(request: Request) -> Response | None:
+    """``None`` when the caller may read an ops endpoint, else the 401/403 to send.
+
+    With ``[gateway] protect_ops`` on (``auto``: whenever the gateway is bound to a
+    non-loopback address) ``/metrics`` and ``/ready`` need the master key; scrapes are not
+    audited, like ``/health``.
+    """
+    state = gateway_state(request)
+    if not state.settings.gateway.ops_protected:
+        return None
+    try:
+        state.auth.require_admin(await state.auth.authenticate(request.headers))
+    except SecureLLMError as exc:
+        return error_response(exc, "openai")
+    return None
+
+
 async def metrics(request: Request) -> Response:
-    """Unauthenticated like most exporters: the gateway binds 127.0.0.1 unless told otherwise."""
+    """Prometheus exposition: the totals of every worker (see :mod:`securellm.gateway.metrics`)."""
+    refusal = await ops_refusal(request)
+    if refusal is not None:
+        return refusal
     state = gateway_state(request)
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
