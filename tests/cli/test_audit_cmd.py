@@ -72,6 +72,32 @@ def test_verify_fails_with_file_and_line_of_the_tampering(config: Path, trail: P
     assert f"{path.name}:4: edited" in result.output
 
 
+def test_verify_fails_when_the_only_file_was_deleted(config: Path, trail: Path) -> None:
+    path = next(trail.glob("audit-*.jsonl"))
+    path.unlink()
+    result = runner.invoke(app, ["audit", "verify", str(trail), "--config", str(config)])
+    assert result.exit_code == 1
+    assert f"{path.name}:0: deleted: the file is missing (6 record(s) in it)" in result.output
+
+
+def test_verify_reports_a_torn_line_the_gateway_closed_off_and_passes(
+    config: Path, trail: Path, tmp_path: Path
+) -> None:
+    path = next(trail.glob("audit-*.jsonl"))
+    path.write_bytes(path.read_bytes()[:-40])  # the last record cut by a crash
+
+    async def restart() -> None:
+        writer = AuditWriter(tmp_path / "audit")
+        await writer.start()
+        await writer.close()
+
+    asyncio.run(restart())
+    result = runner.invoke(app, ["audit", "verify", str(trail), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert f"repaired: {path.name}:6: a record torn by a crash" in result.output
+    assert "6 record(s): ok" in result.output
+
+
 def test_verify_of_a_missing_directory_exits_2(config: Path, tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["audit", "verify", str(tmp_path / "nope"), "--config", str(config)]

@@ -32,7 +32,10 @@ ModelOpt = Annotated[str | None, typer.Option(help="Model as the client named it
 ProviderOpt = Annotated[str | None, typer.Option(help="Provider name.")]
 StatusOpt = Annotated[int | None, typer.Option(help="HTTP status.")]
 OutcomeOpt = Annotated[
-    str | None, typer.Option(help="ok, refused, rate_limited, failed, timed_out, client_gone.")
+    str | None,
+    typer.Option(
+        help="ok, refused, rate_limited, failed, timed_out, client_gone, cache_hit, incomplete."
+    ),
 ]
 
 
@@ -43,7 +46,8 @@ def verify(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Check every hash chain; list edited, deleted, reordered or truncated records."""
+    """Check every hash chain; list edited, deleted, reordered or truncated records and
+    missing files, and the lines a crash tore that the gateway closed off at its start."""
     settings = settings_or_exit(config)
     target = directory or settings.audit_dir
     if not target.is_dir():
@@ -52,6 +56,8 @@ def verify(
     report = verify_directory(target, key.get_secret_value().encode() if key else None)
     for problem in report.problems:
         typer.echo(str(problem))
+    for repair in report.repairs:
+        typer.echo(f"repaired: {repair}")
     for note in report.notes:
         typer.echo(f"note: {note}", err=True)
     for end in report.ends:
