@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -62,3 +63,28 @@ def test_python_flag_starts_the_module_with_this_interpreter(app: typer.Typer) -
     server = json.loads(result.stdout)["servers"]["securellm"]
     assert server["command"] == sys.executable
     assert server["args"] == ["-m", "securellm.mcp"]
+
+
+@pytest.mark.parametrize("client", ["claude-code", "cline", "vscode", "continue"])
+def test_http_config_shows_how_the_client_sends_the_token(app: typer.Typer, client: str) -> None:
+    url = "http://127.0.0.1:8765/mcp"
+    result = CliRunner().invoke(app, ["mcp", "config", "--client", client, "--http", url])
+    assert result.exit_code == 0
+    text = json.dumps(json.loads(result.stdout))
+    assert url in text
+    assert '"Authorization": "Bearer ' in text
+
+
+def test_http_config_wants_a_url(app: typer.Typer) -> None:
+    result = CliRunner().invoke(app, ["mcp", "config", "--client", "vscode", "--http", "8765"])
+    assert result.exit_code == 2
+
+
+def test_http_without_a_usable_token_exits_2(app: typer.Typer, tmp_path: Path) -> None:
+    config = tmp_path / "securellm.toml"
+    config.write_text('[mcp]\nhttp_token_env = "SECURELLM_TEST_UNSET_TOKEN_VAR"\n')
+    result = CliRunner().invoke(
+        app, ["mcp", "--config", str(config), "--http", "127.0.0.1:1"], env={"HOME": str(tmp_path)}
+    )
+    assert result.exit_code == 2
+    assert "SECURELLM_TEST_UNSET_TOKEN_VAR" in result.output

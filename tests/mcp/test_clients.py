@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from securellm.mcp.clients import CLIENTS, client_snippet
+from securellm.mcp.clients import CLIENTS, client_snippet, http_snippet
 
 
 def test_claude_code_uses_mcp_servers_with_stdio_type() -> None:
@@ -37,3 +37,25 @@ def test_config_path_is_passed_to_the_server(client: str) -> None:
 def test_unknown_client_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown client"):
         client_snippet("emacs")
+
+
+def test_claude_code_http_takes_the_token_from_its_environment() -> None:
+    server = http_snippet("claude-code", "http://127.0.0.1:8765/mcp")["mcpServers"]["securellm"]
+    assert server == {
+        "type": "http",
+        "url": "http://127.0.0.1:8765/mcp",
+        "headers": {"Authorization": "Bearer ${SECURELLM_MCP_TOKEN}"},
+    }
+
+
+def test_vscode_http_prompts_for_the_token_as_a_password() -> None:
+    snippet = http_snippet("vscode", "http://127.0.0.1:8765/mcp")
+    prompt = snippet["inputs"][0]
+    header = snippet["servers"]["securellm"]["headers"]["Authorization"]
+    assert prompt["password"] is True
+    assert header == "Bearer ${input:" + prompt["id"] + "}"
+
+
+def test_unknown_client_is_refused_for_http() -> None:
+    with pytest.raises(ValueError, match="unknown client"):
+        http_snippet("emacs", "http://127.0.0.1:1/mcp")

@@ -37,3 +37,23 @@ def test_records_are_json_lines_with_extra_fields(
     record = json.loads(log_file.read_text().splitlines()[-1])
     assert (record["msg"], record["tool"], record["level"]) == ("hello", "nix_eval", "info")
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_known_secrets_are_masked_in_message_extras_and_traceback(tmp_path: Path) -> None:
+    secret = "plainsecretvaluewithnoshape"
+    log_file = tmp_path / "mcp.log"
+    configure_logging(log_file, debug_to_stderr=False, secrets=[secret])
+    logger = logging.getLogger("securellm.test")
+    try:
+        raise RuntimeError(f"failed with {secret}")
+    except RuntimeError:
+        logger.exception("tool said %s", secret, extra={"detail": f"x {secret} y"})
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = log_file.read_text()
+    record = json.loads(text.splitlines()[-1])
+    assert secret not in text
+    assert record["msg"] == "tool said [REDACTED]"
+    assert record["detail"] == "x [REDACTED] y"
+    assert "failed with [REDACTED]" in record["exc"]

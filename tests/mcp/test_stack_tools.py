@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +12,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from mcp.client.stdio import StdioServerParameters
 
+from mcp import Client
 from support.require import free_port
 
 MASTER = "sk-master-test-0123456789"
@@ -143,6 +147,9 @@ def build_app(upstream: Upstream) -> web.Application:
 
     async def handle(request: web.Request) -> web.Response:
         upstream.requests.append(request)
+        echoed = echo(upstream.mode, request.headers.get("Authorization", "none"))
+        if echoed is not None:
+            return echoed
         if upstream.mode == "500":
             return web.json_response({"error": {"message": "boom"}}, status=500)
         if upstream.mode == "slow":
@@ -169,6 +176,22 @@ def build_app(upstream: Upstream) -> web.Application:
     app = web.Application()
     app.router.add_route("GET", "/{tail:.*}", handle)
     return app
+
+
+def echo(mode: str, authorization: str) -> web.Response | None:
+    """Error answers that quote the credential the fake received, as careless servers do."""
+    if mode == "echo-key":
+        message = f"Incorrect API key provided: {authorization}. Check your key."
+        return web.json_response({"error": {"message": message, "type": "auth"}}, status=401)
+    if mode == "echo-key-cut":
+        message = f"Incorrect API key provided: {authorization[7:27]}..."
+        return web.json_response({"error": {"message": message, "type": "auth"}}, status=400)
+    if mode == "echo-key-reason":
+        return web.Response(status=400, reason=f"Refused {authorization}", text="not json")
+    if mode.startswith("quote:"):
+        message = f"upstream said: {mode.removeprefix('quote:')}"
+        return web.json_response({"error": {"message": message, "type": "x"}}, status=400)
+    return None
 
 
 @pytest.fixture
@@ -369,3 +392,85 @@ async def test_config_validate_of_a_missing_file_is_invalid(stack_harness: Any) 
 async def test_config_validate_wants_exactly_one_source(stack_harness: Any) -> None:
     async with stack_harness() as h:
         assert "exactly one" in await h.error("provider_config_validate")
+
+
+@pytest.mark.parametrize("mode", ["echo-key", "echo-key-cut", "echo-key-reason"])
+async def test_a_gateway_error_quoting_the_master_key_is_redacted(
+    upstream: Upstream, harness_with_key: Any, mode: str
+) -> None:
+    upstream.mode = mode
+    async with harness_with_key() as h:
+        text = await h.error("audit_query")
+    assert "answered HTTP 4" in text
+    assert "[REDACTED]" in text
+    assert MASTER not in text
+    assert MASTER[:12] not in text
+
+
+async def test_models_list_errors_quoting_the_master_key_are_redacted(
+    upstream: Upstream, harness_with_key: Any
+) -> None:
+    upstream.mode = "echo-key"
+    async with harness_with_key() as h:
+        text = await h.error("models_list")
+    assert "Incorrect API key provided" in text
+    assert MASTER not in text
+
+
+async def test_security_audit_notes_quoting_the_master_key_are_redacted(
+    upstream: Upstream, harness_with_key: Any
+) -> None:
+    upstream.mode = "echo-key"
+    async with harness_with_key() as h:
+        result = await h.call("security_audit")
+    assert any("Incorrect API key" in note for note in result["skipped"])
+    assert MASTER not in repr(result)
+
+
+async def test_a_provider_key_quoted_by_the_gateway_is_redacted(
+    upstream: Upstream, stack_harness: Any
+) -> None:
+    provider_key = "plainproviderkeywithoutanyshape"
+    upstream.mode = f"quote:{provider_key}"
+    providers = [{"name": "p", "kind": "openai", "api_key": provider_key}]
+    extra = {"gateway": {"master_key": MASTER}, "providers": providers}
+    async with stack_harness(extra) as h:
+        text = await h.error("audit_query")
+    assert "upstream said: [REDACTED]" in text
+
+
+async def test_the_password_in_an_unreachable_service_url_is_redacted(
+    stack_harness: Any,
+) -> None:
+    url = f"http://admin:hunter2-password@127.0.0.1:{free_port()}"
+    async with stack_harness(offload_url=url) as h:
+        text = await h.error("vram_status")
+    assert "is unreachable" in text
+    assert "hunter2-password" not in text
+
+
+async def test_the_log_file_never_holds_the_master_key_quoted_by_the_gateway(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    """The real server process: its tool result and its mcp.log, not just the text."""
+    upstream.mode = "echo-key"
+    config = tmp_path / "securellm.toml"
+    config.write_text(f'[mcp]\ngateway_url = "{upstream.url}"\noffload_url = "{upstream.url}"\n')
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "KNOWLEDGE_DB_PATH": str(tmp_path / "knowledge.db"),
+        "SECURELLM_MASTER_KEY": MASTER,
+        "DEBUG_TO_STDERR": "true",
+    }
+    command = [sys.executable, "-m", "securellm.mcp", "--config", str(config)]
+    server = StdioServerParameters(command=command[0], args=command[1:], env=env)
+    async with Client(server) as client:
+        result = await client.call_tool("audit_query", {})
+    text = " ".join(getattr(part, "text", "") for part in result.content)
+    log = (tmp_path / "state" / "securellm" / "mcp.log").read_text()
+    assert result.is_error
+    assert "[REDACTED]" in text
+    assert "Incorrect API key provided" in log
+    assert MASTER not in text + log

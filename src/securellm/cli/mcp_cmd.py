@@ -29,7 +29,7 @@ def mcp(
     """Run the MCP server: stdio for IDE agents, or --http 127.0.0.1:PORT."""
     if ctx.invoked_subcommand is not None:
         return
-    from securellm.mcp.errors import InvalidInputError
+    from securellm.mcp.errors import HttpStartError, InvalidInputError
     from securellm.mcp.run import parse_http_address, serve
 
     try:
@@ -37,7 +37,10 @@ def mcp(
     except InvalidInputError as exc:
         fail(str(exc), 2)
     settings = settings_or_exit(config)
-    serve(settings, http=address)
+    try:
+        serve(settings, http=address)
+    except HttpStartError as exc:
+        fail(str(exc), 2)
 
 
 @mcp_app.command("config")
@@ -55,12 +58,25 @@ def mcp_config(
             "--python", help="Start 'python -m securellm.mcp' with this interpreter (faster start)."
         ),
     ] = False,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            metavar="URL",
+            help="Connect to 'securellm mcp --http' at URL (http://HOST:PORT/mcp) with its token.",
+        ),
+    ] = None,
 ) -> None:
-    """Print the JSON snippet that CLIENT needs to start this server."""
-    from securellm.mcp.clients import CLIENTS, client_snippet
+    """Print the JSON snippet that CLIENT needs to start (or, with --http, reach) this server."""
+    from securellm.mcp.clients import CLIENTS, client_snippet, http_snippet
 
     if client not in CLIENTS:
         fail(f"unknown client {client!r}; choose one of {', '.join(CLIENTS)}", 2)
+    if http is not None:
+        if not http.startswith(("http://", "https://")):
+            fail(f"--http wants the server's URL (http://HOST:PORT/mcp), got {http!r}", 2)
+        typer.echo(json.dumps(http_snippet(client, http), indent=2))
+        return
     path = Path(config).expanduser().resolve() if config else None
     interpreter = sys.executable if python else None
     snippet = client_snippet(client, command=command, config=path, python=interpreter)

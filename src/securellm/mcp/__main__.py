@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from securellm.core.config import ConfigError, load_settings
-from securellm.mcp.errors import InvalidInputError
+from securellm.mcp.errors import HttpStartError, InvalidInputError
 from securellm.mcp.run import parse_http_address, serve
 
 
@@ -22,7 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, InvalidInputError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    serve(settings, http=http)
+    try:
+        serve(settings, http=http)
+    except HttpStartError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
     return 0
 
 

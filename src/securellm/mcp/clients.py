@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 ClientName = Literal["claude-code", "cline", "vscode", "continue"]
 CLIENTS: tuple[str, ...] = ("claude-code", "cline", "vscode", "continue")
+TOKEN_ENV = "SECURELLM_MCP_TOKEN"  # noqa: S105 (the variable's name, not its value)
+TOKEN_INPUT = "securellm-mcp-token"  # noqa: S105 (an input id)
 
 
 def server_command(
@@ -49,5 +51,41 @@ def client_snippet(
         return {"servers": {"securellm": {"type": "stdio", **server}}}
     if client == "continue":
         # Continue picks up JSON files in this common shape from .continue/mcpServers/.
+        return {"mcpServers": {"securellm": server}}
+    raise ValueError(f"unknown client {client!r}; choose one of {', '.join(CLIENTS)}")
+
+
+def http_snippet(client: str, url: str) -> dict[str, Any]:
+    """The JSON for ``client`` to reach ``securellm mcp --http`` at ``url`` with its token.
+
+    The token itself is never written into the snippet: Claude Code expands
+    ``${SECURELLM_MCP_TOKEN}`` from its environment, VS Code prompts for it once (an input
+    of type password), Continue reads it from its secrets; Cline has no expansion, so its
+    ``<token>`` placeholder is replaced by hand with the contents of the token file.
+    """
+    server: dict[str, Any] = {"url": url}
+    if client == "claude-code":
+        server |= {"type": "http", "headers": {"Authorization": f"Bearer ${{{TOKEN_ENV}}}"}}
+        return {"mcpServers": {"securellm": server}}
+    if client == "vscode":
+        prompt = {
+            "type": "promptString",
+            "id": TOKEN_INPUT,
+            "description": "securellm MCP bearer token (in the file 'securellm mcp --http' names)",
+            "password": True,
+        }
+        server |= {"type": "http", "headers": {"Authorization": f"Bearer ${{input:{TOKEN_INPUT}}}"}}
+        return {"inputs": [prompt], "servers": {"securellm": server}}
+    if client == "cline":
+        server |= {
+            "type": "streamableHttp",
+            "headers": {"Authorization": "Bearer <token>"},
+            "disabled": False,
+            "autoApprove": [],
+        }
+        return {"mcpServers": {"securellm": server}}
+    if client == "continue":
+        headers = {"Authorization": f"Bearer ${{{{ secrets.{TOKEN_ENV} }}}}"}
+        server |= {"type": "streamable-http", "requestOptions": {"headers": headers}}
         return {"mcpServers": {"securellm": server}}
     raise ValueError(f"unknown client {client!r}; choose one of {', '.join(CLIENTS)}")

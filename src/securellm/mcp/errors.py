@@ -39,3 +39,8 @@ class UpstreamError(McpToolError):
 
 class AuditorUnavailableError(McpToolError):
     """``securellm.nixaudit`` is not installed in this build."""
+
+
+class HttpStartError(Exception):
+    """``--http`` cannot start safely (no usable bearer token); the message says why, never
+    the token. Not a tool error: it ends the process with exit code 2."""

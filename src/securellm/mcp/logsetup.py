@@ -8,39 +8,60 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
+from securellm.core.redact import redact
+
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
+    """One JSON object per line: time, level, logger, message and any ``extra`` fields.
+
+    Every string (message, extras, traceback) passes through ``redact`` with ``secrets``,
+    the values this server knows to be secret: a tool error that quotes one, logged by the
+    SDK, reaches the file masked.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = tuple(secrets)
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self._secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": self._clean(record.getMessage()),
         }
         for key, value in record.__dict__.items():
             if key not in _RESERVED:
-                payload[key] = value
+                payload[key] = self._clean(value) if isinstance(value, str) else value
         if record.exc_info:
-            payload["exc"] = self.formatException(record.exc_info)
+            payload["exc"] = self._clean(self.formatException(record.exc_info))
         return orjson.dumps(payload, default=str).decode()
 
 
-def configure_logging(log_file: Path, *, debug_to_stderr: bool, level: int = logging.INFO) -> None:
+def configure_logging(
+    log_file: Path,
+    *,
+    debug_to_stderr: bool,
+    level: int = logging.INFO,
+    secrets: Iterable[str] = (),
+) -> None:
     """Send every log record to ``log_file`` (JSON lines), and to stderr only when asked."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    formatter = JsonFormatter()
+    formatter = JsonFormatter(secrets)
     handlers: list[logging.Handler] = []
     try:
         log_file.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +13,9 @@ from securellm.core.config import McpSettings, Settings
 from securellm.core.config.mcp import mcp_runtime
 from securellm.mcp.errors import InvalidInputError
 from securellm.mcp.logsetup import configure_logging
+from securellm.mcp.secrets import known_secrets
+
+log = logging.getLogger(__name__)
 
 
 def parse_http_address(value: str) -> tuple[str, int]:
@@ -23,31 +28,59 @@ def parse_http_address(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port_text)
 
 
-def prepare(settings: Settings, env: Mapping[str, str] | None = None) -> McpSettings:
-    """Resolve paths from the environment and send logs to the JSON file."""
+def prepare(
+    settings: Settings, env: Mapping[str, str] | None = None, *, extra_secrets: tuple[str, ...] = ()
+) -> McpSettings:
+    """Resolve paths from the environment and send logs to the JSON file, secrets masked."""
     mcp = mcp_runtime(
         settings.mcp, data_dir=settings.data_dir, state_dir=settings.state_dir, env=env
     )
     assert mcp.log_file is not None
-    configure_logging(mcp.log_file, debug_to_stderr=mcp.debug_to_stderr)
+    configure_logging(
+        mcp.log_file,
+        debug_to_stderr=mcp.debug_to_stderr,
+        secrets=known_secrets(settings, *extra_secrets),
+    )
     return mcp
 
 
 def serve(settings: Settings, *, http: tuple[str, int] | None = None) -> None:
-    """Run until stdin closes (stdio) or the process is stopped (HTTP)."""
+    """Run until stdin closes (stdio) or the process is stopped (HTTP).
+
+    Raises :class:`~securellm.mcp.errors.HttpStartError` when HTTP cannot start safely.
+    """
+    if http is not None:
+        serve_http(settings, *http)
+        return
     mcp = prepare(settings)
     from securellm.mcp.server import create_server  # after logging: the SDK configures it too
 
     server = create_server(settings, mcp)
-    if http is None:
-        anyio.run(server.run_stdio_async)
-    else:
-        anyio.run(_serve_http, server, *http)
+    anyio.run(server.run_stdio_async)
 
 
-async def _serve_http(server: Any, host: str, port: int) -> None:
+def serve_http(settings: Settings, host: str, port: int) -> None:
+    """Streamable HTTP with a bearer token and DNS-rebinding protection (:mod:`.http`)."""
+    from securellm.mcp import http as web
+
+    token = web.http_token(settings.mcp, settings.state_dir)
+    mcp = prepare(settings, extra_secrets=(token.value,))
+    from securellm.mcp.server import create_server
+
+    server = create_server(settings, mcp, http=(host, port, token.value))
+    for note in token.notes:
+        log.info("mcp http token: %s", note)
+    log.info("mcp http", extra={"url": web.endpoint(host, port), "token_source": token.source})
+    sys.stderr.write(web.banner(host, port, token) + "\n")
+    sys.stderr.flush()
+    security = web.transport_security(host, port, mcp)
+    anyio.run(
+        _serve_http, server.streamable_http_app(host=host, transport_security=security), host, port
+    )
+
+
+async def _serve_http(app: Any, host: str, port: int) -> None:
     import uvicorn
 
-    app = server.streamable_http_app(host=host)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
     await uvicorn.Server(config).serve()

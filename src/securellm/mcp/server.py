@@ -16,6 +16,7 @@ from securellm.mcp.errors import KnowledgeError
 from securellm.mcp.knowledge.store import KnowledgeStore
 from securellm.mcp.nix.cache import TtlLruCache
 from securellm.mcp.nix.runner import NixRunner
+from securellm.mcp.secrets import known_secrets
 from securellm.mcp.stack.client import StackClient
 from securellm.mcp.state import ServerState
 from securellm.mcp.tools import knowledge, nix, security, stack
@@ -55,15 +56,30 @@ def build_state(settings: Settings, mcp: McpSettings | None = None) -> ServerSta
             burst=mcp.http_burst,
             breaker_failures=mcp.breaker_failures,
             breaker_reset_s=mcp.breaker_reset_s,
+            secrets=known_secrets(settings),
         ),
     )
 
 
 def create_server(
-    settings: Settings, mcp: McpSettings | None = None, *, state: ServerState | None = None
+    settings: Settings,
+    mcp: McpSettings | None = None,
+    *,
+    state: ServerState | None = None,
+    http: tuple[str, int, str] | None = None,
 ) -> MCPServer[ServerState]:
-    """An ``MCPServer`` with every securellm tool and resource registered."""
+    """An ``MCPServer`` with every securellm tool and resource registered.
+
+    ``http`` (host, port, bearer token) turns on the SDK's bearer-token check for the
+    streamable HTTP app; stdio needs none (the client started the process).
+    """
     state = state or build_state(settings, mcp)
+    auth: dict[str, Any] = {}
+    if http is not None:
+        from securellm.mcp.http import StaticTokenVerifier, auth_settings
+
+        host, port, token = http
+        auth = {"auth": auth_settings(host, port), "token_verifier": StaticTokenVerifier(token)}
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[ServerState]) -> AsyncIterator[ServerState]:
@@ -87,6 +103,7 @@ def create_server(
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         warn_on_duplicate_tools=True,
+        **auth,
     )
     register_all(server, state)
     return server

@@ -1,7 +1,9 @@
 """Calls to the gateway and offload HTTP APIs (the contracts in ARCHITECTURE/issues).
 
 Each service has its own circuit breaker; all calls share one rate limiter. Failures
-become :class:`UpstreamError` with a message that never contains the master key.
+become :class:`UpstreamError`. Whatever the service answered is untrusted text: it passes
+through :func:`securellm.core.redact.redact`, with the master key and the other secrets this
+server holds, before it becomes part of an error (and so of a tool result or a log line).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from securellm.core.redact import redact
 from securellm.mcp.errors import UpstreamError
 from securellm.mcp.stack.resilience import CircuitBreaker, TokenBucket
 
@@ -28,6 +31,8 @@ def _aiohttp() -> Any:
 
 
 Service = Literal["gateway", "offload"]
+ERROR_TEXT_CHARS = 300  # of an upstream's error message, after redaction
+MAX_SCANNED_CHARS = 8192
 
 
 class StackClient:
@@ -42,12 +47,14 @@ class StackClient:
         limiter: TokenBucket,
         breakers: dict[str, CircuitBreaker],
         timeout_s: float,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self._urls: dict[str, str] = {
             "gateway": gateway_url.rstrip("/"),
             "offload": offload_url.rstrip("/"),
         }
         self._master_key = master_key
+        self._secrets = tuple(s for s in (master_key, *secrets) if s)
         self._limiter = limiter
         self.breakers = breakers
         self._timeout_s = timeout_s
@@ -65,6 +72,7 @@ class StackClient:
         burst: int,
         breaker_failures: int,
         breaker_reset_s: float,
+        secrets: tuple[str, ...] = (),
     ) -> StackClient:
         return cls(
             gateway_url=gateway_url,
@@ -76,7 +84,12 @@ class StackClient:
                 for name in ("gateway", "offload")
             },
             timeout_s=timeout_s,
+            secrets=secrets,
         )
+
+    def clean(self, text: str) -> str:
+        """``text`` with every secret masked (known values and anything shaped like one)."""
+        return redact(text, self._secrets)
 
     @property
     def _http(self) -> aiohttp.ClientSession:
@@ -126,7 +139,8 @@ class StackClient:
             breaker.record_failure()
             log.warning("upstream unreachable", extra={"service": service, "path": path})
             raise UpstreamError(
-                f"{service} at {self._urls[service]} is unreachable ({type(exc).__name__})"
+                self.clean(f"{service} at {self._urls[service]} is unreachable")
+                + f" ({type(exc).__name__})"
             ) from None
         return self._decode(service, path, status, reason, body)
 
@@ -137,9 +151,8 @@ class StackClient:
             raise UpstreamError(f"{service} {path} answered HTTP {status}")
         breaker.record_success()
         if status >= 400:
-            raise UpstreamError(
-                f"{service} {path} answered HTTP {status}: {_error_message(body, reason)}"
-            )
+            message = self.clean(_error_message(body, reason))[:ERROR_TEXT_CHARS]
+            raise UpstreamError(f"{service} {path} answered HTTP {status}: {message}")
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -162,11 +175,12 @@ class StackClient:
 
 
 def _error_message(body: bytes, reason: str) -> str:
-    """The ``error.message`` of an OpenAI-shaped error body, or the status text."""
+    """The ``error.message`` of an OpenAI-shaped error body, or the status text (both capped
+    well above what is shown, so that redaction sees a secret whole before the cut)."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return reason
+        return reason[:MAX_SCANNED_CHARS]
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        return str(data["error"].get("message", ""))[:300]
-    return reason
+        return str(data["error"].get("message", ""))[:MAX_SCANNED_CHARS]
+    return reason[:MAX_SCANNED_CHARS]

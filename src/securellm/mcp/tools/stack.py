@@ -138,7 +138,7 @@ class StackTools:
             ProviderProbe(
                 name=provider.name,
                 kind=provider.kind,
-                url=url,
+                url=self._stack.clean(url),
                 reachable=ok,
                 latency_ms=round(latency, 2),
                 error=error,
