@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +149,49 @@ def test_offload_command_has_host_and_port_options() -> None:
     assert result.exit_code == 0
     assert "--port" in result.output
     assert "--host" in result.output
+
+
+def _offload_without_gpu(
+    config: Path, gpu: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    text = config.read_text().replace('gpu = "simulated"', f'gpu = "{gpu}"')
+    config.write_text(text)
+    # pynvml made unimportable: the same path as a machine without nvidia-ml-py or the driver
+    code = (
+        "import sys; sys.modules['pynvml'] = None; "
+        "from securellm.cli.main import main; "
+        f"sys.argv = ['securellm', 'offload', '--config', {str(config)!r}]; main()"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_offload_with_gpu_nvml_and_no_nvml_exits_with_one_line(config: Path) -> None:
+    done = _offload_without_gpu(config, "nvml", dict(os.environ))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith('error: gpu = "nvml": nvidia-ml-py (pynvml) is not installed')
+    assert '[offload] gpu = "auto"' in line
+
+
+def test_offload_with_gpu_nvidia_smi_missing_exits_with_one_line(
+    config: Path, tmp_path: Path
+) -> None:
+    done = _offload_without_gpu(config, "nvidia-smi", {**os.environ, "PATH": str(tmp_path)})
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith('error: gpu = "nvidia-smi": nvidia-smi is not on PATH')
+
+
+def test_gpu_status_with_gpu_nvml_and_no_nvml_exits_with_one_line(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config.write_text(config.read_text().replace('gpu = "simulated"', 'gpu = "nvml"'))
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    result = runner.invoke(app, ["gpu", "status", "--config", str(config)])
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert line.startswith('error: gpu = "nvml"')

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -140,3 +142,40 @@ def test_auto_falls_back_to_simulated_without_a_gpu() -> None:
     if reader.source != "simulated":
         pytest.skip("this machine has an NVIDIA GPU")
     assert reader.read().total_mib == 1234
+
+
+def test_nvml_asked_for_without_nvml_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # as if nvidia-ml-py were not installed
+    with pytest.raises(GpuError) as caught:
+        build_reader(OffloadSettings(gpu="nvml"))
+    message = str(caught.value)
+    assert message.startswith('gpu = "nvml": nvidia-ml-py (pynvml) is not installed')
+    assert '"simulated"' in message
+    assert "\n" not in message
+
+
+def _nvml_driver_present() -> bool:
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")  # what pynvml loads
+    except OSError:
+        return False
+    return True
+
+
+def test_nvml_asked_for_without_the_driver_library_is_a_one_line_error() -> None:
+    if _nvml_driver_present():
+        pytest.skip("this machine has the NVIDIA driver library")
+    with pytest.raises(GpuError) as caught:
+        build_reader(OffloadSettings(gpu="nvml"))
+    assert str(caught.value).startswith('gpu = "nvml": NVML cannot start')
+    assert "\n" not in str(caught.value)
+
+
+def test_nvidia_smi_asked_for_but_not_on_path_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(GpuError) as caught:
+        build_reader(OffloadSettings(gpu="nvidia-smi"))
+    assert str(caught.value).startswith('gpu = "nvidia-smi": nvidia-smi is not on PATH')
+    assert "\n" not in str(caught.value)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from securellm.cli.common import ConfigOption, fail, out_console, settings_or_exit
+from securellm.cli.common import (
+    CacertOption,
+    ConfigOption,
+    fail,
+    out_console,
+    settings_or_exit,
+    tls_context,
+)
 from securellm.core.config import Settings
 from securellm.gateway.master import master_key_path
 
@@ -25,37 +34,60 @@ def _admin_key(settings: Settings) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _call(settings: Settings, method: str) -> dict[str, Any]:
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", help="Gateway URL (default: from [gateway] host, port and TLS)."),
+]
+
+
+def gateway_url(settings: Settings) -> str:
+    """Where this machine reaches the configured gateway (a wildcard bind means loopback)."""
     gw = settings.gateway
     host = "127.0.0.1" if gw.host in ("0.0.0.0", "::") else gw.host
+    host = f"[{host}]" if ":" in host else host
     scheme = "https" if gw.tls_cert_file else "http"
-    request = urllib.request.Request(  # noqa: S310 (scheme is http or https)
-        f"{scheme}://{host}:{gw.port}/admin/cache",
+    return f"{scheme}://{host}:{gw.port}"
+
+
+def _call(settings: Settings, method: str, url: str | None, cacert: Path | None) -> dict[str, Any]:
+    base = (url or gateway_url(settings)).rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        fail(f"--url must start with http:// or https://, not {base!r}", 2)
+    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
+        f"{base}/admin/cache",
         method=method,
         headers={"Authorization": f"Bearer {_admin_key(settings)}"},
     )
+    context = tls_context(cacert) if base.startswith("https://") else None
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:  # noqa: S310
             data: dict[str, Any] = json.loads(response.read())
             return data
     except urllib.error.HTTPError as exc:
         fail(f"gateway answered {exc.code}: {exc.read().decode(errors='replace')[:200]}")
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ssl.SSLError):
+            fail(
+                f"TLS verification of {base} failed ({exc.reason}); pass --cacert FILE "
+                "(or set SECURELLM_CACERT) with the CA that signed the gateway's certificate"
+            )
+        fail(f"cannot reach the gateway at {base}: {exc.reason}")
     except OSError as exc:
-        fail(f"cannot reach the gateway at {host}:{gw.port}: {exc}")
+        fail(f"cannot reach the gateway at {base}: {exc}")
 
 
 @cache_app.command("stats")
-def stats(config: ConfigOption = None) -> None:
+def stats(config: ConfigOption = None, cacert: CacertOption = None, url: UrlOption = None) -> None:
     """Hits, misses, hit ratio, entries and backend of the running gateway's cache."""
-    data = _call(settings_or_exit(config), "GET")
+    data = _call(settings_or_exit(config), "GET", url, cacert)
     for name, value in data.items():
         out_console.print(f"{name:>10}: {value}", highlight=False)
 
 
 @cache_app.command("clear")
-def clear(config: ConfigOption = None) -> None:
+def clear(config: ConfigOption = None, cacert: CacertOption = None, url: UrlOption = None) -> None:
     """Drop every cached response."""
-    data = _call(settings_or_exit(config), "DELETE")
+    data = _call(settings_or_exit(config), "DELETE", url, cacert)
     out_console.print(f"cleared {data.get('cleared', 0)} entries", highlight=False)
 
 

@@ -37,6 +37,10 @@ def serve(
 
     wanted = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings_or_exit(config, offload=wanted)
+    try:  # a missing GPU reader is a one-line error here, not a traceback from the lifespan
+        build_reader(settings.offload)
+    except OffloadError as exc:
+        fail(str(exc))
     app = create_app(settings)
     uvicorn.run(app, host=settings.offload.host, port=settings.offload.port, log_level="info")
 

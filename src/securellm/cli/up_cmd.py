@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +14,15 @@ from pathlib import Path
 
 import typer
 
-from securellm.cli.common import ConfigOption, err_console, fail, out_console, settings_or_exit
+from securellm.cli.common import (
+    CacertOption,
+    ConfigOption,
+    err_console,
+    fail,
+    out_console,
+    settings_or_exit,
+    tls_context,
+)
 from securellm.core.config import Settings
 from securellm.gateway.master import ensure_master_key, master_key_path
 
@@ -20,27 +30,37 @@ LOCAL_MODEL = "gemma-3-270m"
 READY_TIMEOUT_S = 180
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, context: ssl.SSLContext | None = None) -> bool:
+    """Whether ``url`` answers; a TLS certificate that does not verify is a clear error."""
     try:
-        with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback URL we built)
+        with urllib.request.urlopen(url, timeout=2, context=context):  # noqa: S310 (our URL)
             return True
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ssl.SSLError):
+            fail(
+                f"TLS verification of {url} failed ({exc.reason}); pass --cacert FILE "
+                "(or set SECURELLM_CACERT) with the CA that signed its certificate"
+            )
+        return False
     except OSError:
         return False
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, context: ssl.SSLContext | None
+) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             fail(f"offload exited ({process.returncode}); see {log}")
-        if _answers(url):
+        if _answers(url, context):
             return
         time.sleep(0.3)
     fail(f"offload did not answer within {READY_TIMEOUT_S}s; see {log}")
 
 
 @contextmanager
-def local_offload(settings: Settings) -> Iterator[None]:
+def local_offload(settings: Settings, cacert: Path | None = None) -> Iterator[None]:
     """Run ``securellm offload`` (the bundled model, loaded on demand) while inside.
 
     Only when the ``local`` provider is of kind ``offload`` and nothing answers on its
@@ -51,7 +71,8 @@ def local_offload(settings: Settings) -> Iterator[None]:
         yield
         return
     root = provider.effective_base_url.removesuffix("/v1")
-    if _answers(f"{root}/health"):
+    context = tls_context(cacert) if root.startswith("https://") else None
+    if _answers(f"{root}/health", context):
         yield
         return
     log = settings.log_dir / "offload.log"
@@ -63,7 +84,7 @@ def local_offload(settings: Settings) -> Iterator[None]:
     with log.open("ab") as handle:
         process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT)
     try:
-        _wait_ready(f"{root}/health", process, log)
+        _wait_ready(f"{root}/health", process, log, context)
         yield
     finally:
         process.terminate()
@@ -79,7 +100,7 @@ QUESTION = "What is the capital of France?"
 def _banner(settings: Settings) -> str:
     """The URL and ready-to-paste curl and Python examples (the key is read from its file)."""
     gw = settings.gateway
-    url = f"http://{gw.host}:{gw.port}"
+    url = f"{'https' if gw.tls_cert_file else 'http'}://{gw.host}:{gw.port}"
     key_file = master_key_path(settings)
     if gw.master_key is None:
         shell_key, py_key = f"$(cat {key_file})", f'pathlib.Path("{key_file}").read_text().strip()'
@@ -107,27 +128,31 @@ def _banner(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def up(config: ConfigOption = None) -> None:
+def up(config: ConfigOption = None, cacert: CacertOption = None) -> None:
     """Start offload with the bundled local model, and the gateway in front (Ctrl-C stops both)."""
     import uvicorn
 
     from securellm.core.logging import configure_logging
     from securellm.core.redact import redact
     from securellm.gateway.app import create_app
+    from securellm.gateway.limits_http import uvicorn_options
 
     settings = settings_or_exit(config)
     configure_logging(redact=redact, level="WARNING")
     ensure_master_key(settings)
-    with local_offload(settings):
+    gw = settings.gateway
+    with local_offload(settings, cacert):
         out_console.print(_banner(settings), highlight=False, soft_wrap=True)
         uvicorn.run(
             create_app(settings, server_process=True),
-            host=settings.gateway.host,
-            port=settings.gateway.port,
+            host=gw.host,
+            port=gw.port,
             loop="uvloop",
-            http="httptools",
             access_log=False,
             log_level="warning",
+            ssl_certfile=str(gw.tls_cert_file) if gw.tls_cert_file else None,
+            ssl_keyfile=str(gw.tls_key_file) if gw.tls_key_file else None,
+            **uvicorn_options(gw.max_header_bytes),
         )
 
 

@@ -15,14 +15,28 @@ from securellm.offload.gpu.smi import SmiReader
 log = logging.getLogger(__name__)
 
 
+FIX = 'install the NVIDIA driver, or set [offload] gpu = "auto" (falls back) or "simulated"'
+
+
 def build_reader(settings: OffloadSettings) -> GpuReader:
-    """The reader for ``settings.gpu``; raises :class:`GpuError` when an explicit one fails."""
+    """The reader for ``settings.gpu``; raises :class:`GpuError` when an explicit one fails.
+
+    The error is one line that names the setting, what is missing and what to do.
+    """
     if settings.gpu == "simulated":
         return SimulatedGpu(settings.simulated_vram_mib)
     if settings.gpu == "nvml":
-        return _checked(NvmlReader(load_pynvml()))
+        try:
+            return _checked(NvmlReader(load_pynvml()))
+        except GpuError as exc:
+            raise GpuError(f'gpu = "nvml": {exc}; {FIX}') from None
     if settings.gpu == "nvidia-smi":
-        return _checked(SmiReader())
+        if shutil.which("nvidia-smi") is None:
+            raise GpuError(f'gpu = "nvidia-smi": nvidia-smi is not on PATH; {FIX}')
+        try:
+            return _checked(SmiReader())
+        except GpuError as exc:
+            raise GpuError(f'gpu = "nvidia-smi": {exc}; {FIX}') from None
     try:
         return _checked(NvmlReader(load_pynvml()))
     except GpuError as exc:
