@@ -204,6 +204,16 @@ async def test_the_bind_address_origin_is_accepted(server_on_127_0_0_2: Running)
     assert response.status_code == 200
 
 
+async def test_the_bind_address_behind_another_port_is_accepted(
+    server_on_127_0_0_2: Running,
+) -> None:
+    """A published container port or a port-forward keeps the name and changes the port."""
+    response = await post_initialize(
+        server_on_127_0_0_2.url, Authorization=f"Bearer {TOKEN}", Host="127.0.0.2:9999"
+    )
+    assert response.status_code == 200
+
+
 async def test_a_configured_host_name_is_accepted(tmp_path: Path) -> None:
     lines = [f'http_token_file = "{token_file(tmp_path)}"', 'http_allowed_hosts = ["mcp.example"]']
     running = start(tmp_path, config=lines)

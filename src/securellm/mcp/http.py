@@ -5,7 +5,7 @@ No anonymous HTTP server can exist: the token comes from ``[mcp] http_token_file
 (mode 0600) and reused after. The SDK checks it (``TokenVerifier`` behind its bearer
 middleware, which answers 401 with ``WWW-Authenticate: Bearer``), and its DNS-rebinding
 protection (``TransportSecuritySettings``) is on for every bind address, with the Host
-and Origin values derived from that address plus the configured names.
+and Origin names derived from that address plus the configured names.
 """
 
 from __future__ import annotations
@@ -145,11 +145,16 @@ def _has_port(name: str) -> bool:
 
 
 def transport_security(host: str, port: int, mcp: McpSettings) -> TransportSecuritySettings:
-    """DNS-rebinding protection for this bind: exact Host values, and their origins."""
-    hosts = [host_header(name, port) for name in bind_names(host)]
-    origins = [f"http://{value}" for value in hosts]
+    """DNS-rebinding protection for this bind: exact host names, and their origins.
+
+    A rebinding attack shows up as a foreign *name* in ``Host``; the port is left free
+    (``name:*``) so a published container port or a port-forward still matches.
+    """
+    names = [f"[{name}]" if ":" in name else name for name in bind_names(host)]
+    hosts = [f"{name}:*" for name in names]
+    origins = [f"http://{name}:*" for name in names]
     for name in mcp.http_allowed_hosts:
-        values = [name] if _has_port(name) else [name, f"{name}:{port}"]
+        values = [name] if _has_port(name) else [name, f"{name}:*"]
         hosts += values
         origins += [f"{scheme}://{value}" for value in values for scheme in ("http", "https")]
     origins += mcp.http_allowed_origins
