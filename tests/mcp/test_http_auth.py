@@ -72,22 +72,22 @@ async def test_the_verifier_accepts_only_the_token() -> None:
 
 
 def test_a_loopback_bind_allows_its_address_and_localhost() -> None:
-    security = transport_security("127.0.0.2", 8765, McpSettings())
+    security = transport_security("127.0.0.2", McpSettings())
     assert security.enable_dns_rebinding_protection is True
     assert security.allowed_hosts == ["127.0.0.2:*", "localhost:*"]
     assert security.allowed_origins == ["http://127.0.0.2:*", "http://localhost:*"]
 
 
 def test_an_ipv6_bind_is_written_in_brackets() -> None:
-    assert transport_security("::1", 9, McpSettings()).allowed_hosts[0] == "[::1]:*"
+    assert transport_security("::1", McpSettings()).allowed_hosts[0] == "[::1]:*"
 
 
 def test_a_network_address_allows_only_itself() -> None:
-    assert transport_security("192.0.2.7", 80, McpSettings()).allowed_hosts == ["192.0.2.7:*"]
+    assert transport_security("192.0.2.7", McpSettings()).allowed_hosts == ["192.0.2.7:*"]
 
 
 def test_a_wildcard_bind_allows_loopback_names_and_the_host_name() -> None:
-    hosts = transport_security("0.0.0.0", 8765, McpSettings()).allowed_hosts
+    hosts = transport_security("0.0.0.0", McpSettings()).allowed_hosts
     assert "127.0.0.1:*" in hosts
     assert "[::1]:*" in hosts
     assert f"{socket.gethostname()}:*" in hosts
@@ -99,7 +99,7 @@ def test_configured_names_are_allowed_with_and_without_a_port() -> None:
         http_allowed_hosts=("mcp.example.org", "proxy:443"),
         http_allowed_origins=("https://ide.example.org",),
     )
-    security = transport_security("127.0.0.1", 8765, mcp)
+    security = transport_security("127.0.0.1", mcp)
     assert {"mcp.example.org", "mcp.example.org:*", "proxy:443"} <= set(security.allowed_hosts)
     assert "https://mcp.example.org" in security.allowed_origins
     assert "https://ide.example.org" in security.allowed_origins

@@ -144,7 +144,7 @@ def _has_port(name: str) -> bool:
     return "]:" in name if name.startswith("[") else ":" in name
 
 
-def transport_security(host: str, port: int, mcp: McpSettings) -> TransportSecuritySettings:
+def transport_security(host: str, mcp: McpSettings) -> TransportSecuritySettings:
     """DNS-rebinding protection for this bind: exact host names, and their origins.
 
     A rebinding attack shows up as a foreign *name* in ``Host``; the port is left free

@@ -73,7 +73,7 @@ def serve_http(settings: Settings, host: str, port: int) -> None:
     log.info("mcp http", extra={"url": web.endpoint(host, port), "token_source": token.source})
     sys.stderr.write(web.banner(host, port, token) + "\n")
     sys.stderr.flush()
-    security = web.transport_security(host, port, mcp)
+    security = web.transport_security(host, mcp)
     anyio.run(
         _serve_http, server.streamable_http_app(host=host, transport_security=security), host, port
     )
