@@ -294,3 +294,38 @@ def test_protected_ops_endpoints_answer_the_master_key(gateway_for: GatewayFacto
     assert metrics.status_code == 200
     assert "securellm_requests_total" in metrics.text
     assert ready.json()["status"] == "ready"
+
+
+def test_securellm_gateway_cuts_off_an_endless_header(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "gw.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path}/data"\nstate_dir = "{tmp_path}/state"\n'
+        f'log_dir = "{tmp_path}/log"\n[gateway]\nport = {port}\nmaster_key = "{MASTER}"\n'
+    )
+    argv = [sys.executable, "-m", "securellm", "gateway", "--config", str(config)]
+    process = subprocess.Popen(argv, env=dict(os.environ), stderr=subprocess.DEVNULL)
+    try:
+        _wait_plain(f"http://127.0.0.1:{port}/health", process)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-endless: ")
+            sock.sendall(b"a" * (256 * 1024))
+            status, body = _read_response(sock)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert status == 431
+    assert body["error"]["type"] == "request_too_large"
+
+
+def _wait_plain(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the gateway exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=5)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError("the gateway did not answer")
