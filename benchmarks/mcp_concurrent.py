@@ -51,7 +51,10 @@ async def run(seconds: int, calls: int) -> None:
     (tmp / "flake").mkdir()
     (tmp / "flake" / "flake.nix").write_text(FLAKE.format(nonce=nonce, seconds=seconds))
     config = tmp / "securellm.toml"
-    config.write_text('[mcp]\nnix_extra_options = ["--option", "substituters", ""]\n')
+    # No binary cache; the host's /bin/sh visible to a sandboxed build; the flake allowed.
+    sandbox = '"--option", "extra-sandbox-paths", "/bin /usr /lib /lib64?"'
+    options = f'["--option", "substituters", "", {sandbox}]'
+    config.write_text(f'[mcp]\nnix_extra_options = {options}\nnix_allowed_roots = ["{tmp}"]\n')
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "securellm.mcp", "--config", str(config)],
