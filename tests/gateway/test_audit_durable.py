@@ -50,10 +50,21 @@ async def test_records_finished_in_one_loop_turn_share_one_write(
         return real_write(fd, data)
 
     monkeypatch.setattr("securellm.gateway.audit.journal.os.write", counting)
-    waits = {writer.record(RequestContext(endpoint="chat", key=KEY)) for _ in range(50)}
-    assert len(waits) == 1  # one shared write
-    await asyncio.wait_for(waits.pop(), 10)  # type: ignore[arg-type]
+    waits = [writer.record(RequestContext(endpoint="chat", key=KEY)) for _ in range(50)]
+    await asyncio.wait_for(asyncio.gather(*(w for w in waits if w is not None)), 10)
     assert writes == [50]
+    await writer.close()
+
+
+async def test_a_cancelled_response_does_not_cancel_the_others_wait(tmp_path: Path) -> None:
+    writer = AuditWriter(tmp_path, flush_interval_s=3600)
+    await writer.start()
+    gone = writer.record(RequestContext(endpoint="chat", key=KEY))
+    stays = writer.record(RequestContext(endpoint="chat", key=KEY))
+    assert gone is not None and stays is not None
+    gone.cancel()
+    await asyncio.wait_for(stays, 10)
+    assert len(request_ids(tmp_path)) == 2
     await writer.close()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -97,9 +96,9 @@ async def _answer(
 
 
 async def written(waits: list[Awaitable[None]]) -> None:
-    """Wait for the writes a finished request joined (shielded: they are shared)."""
+    """Wait for the writes a finished request joined (the audit record in its file)."""
     for wait in waits:
-        await asyncio.shield(wait)
+        await wait
 
 
 def _keep_response(ctx: RequestContext, raw: bytes) -> None:

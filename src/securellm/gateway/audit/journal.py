@@ -11,7 +11,7 @@ import fcntl
 import hashlib
 import logging
 import os
-from datetime import UTC, datetime
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +33,35 @@ from securellm.gateway.audit.chain import (
     stream_files,
     tail_fragment,
 )
-from securellm.gateway.audit.index import Row, row_of
 
 log = logging.getLogger(__name__)
+# A sealed record, the file it went to and its line there: the index row is built later,
+# off the response's path.
+Placed = tuple[dict[str, Any], str, int]
 
 
-def today() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d")
+class _Today:
+    """Today's UTC date, formatted once a day (``datetime.now`` costs microseconds a call)."""
+
+    def __init__(self) -> None:
+        self._day = -1
+        self._text = ""
+
+    def __call__(self) -> str:
+        day = int(time.time()) // 86_400
+        if day != self._day:
+            self._text = time.strftime("%Y-%m-%d", time.gmtime(day * 86_400))
+            self._day = day
+        return self._text
+
+
+today = _Today()
 
 
 class WriteFailed(OSError):
     """A write stopped part-way: the first ``done`` records of the batch reached the file."""
 
-    def __init__(self, cause: OSError, done: int, rows: list[Row]) -> None:
+    def __init__(self, cause: OSError, done: int, rows: list[Placed]) -> None:
         super().__init__(cause.errno, cause.strerror)
         self.done, self.rows = done, rows
 
@@ -76,6 +92,8 @@ class Journal:
         self.torn = False  # a failed write left part of a line at the end of the day's file
         self.head_stale = False
         self._new_day = False
+        self._fd: int | None = None  # the file appended to, kept open
+        self._fd_name = ""
 
     # -- start ----------------------------------------------------------------------------
 
@@ -96,7 +114,7 @@ class Journal:
                 self.files[path.name] = last[0] if last else 0
         return files
 
-    def resume(self) -> list[Row]:
+    def resume(self) -> list[Placed]:
         """Continue the chain where the newest file ends; repair a line torn by a crash."""
         files = self.load()
         for path in reversed(files):
@@ -119,7 +137,7 @@ class Journal:
         self.head_stale = True
         return rows
 
-    def close_fragment(self, path: Path) -> list[Row]:
+    def close_fragment(self, path: Path) -> list[Placed]:
         """End a torn last line with a newline and record what it was (``audit.repair``)."""
         if not path.exists():
             return []
@@ -157,16 +175,16 @@ class Journal:
             len(fragment),
             offset,
         )
-        return [row_of(repair, path.name, self.lines)]
+        return [(repair, path.name, self.lines)]
 
     # -- appending ------------------------------------------------------------------------
 
-    def append(self, batch: list[dict[str, Any]]) -> tuple[list[Row], bool]:
-        """Chain and append ``batch`` to the day's file in one write; return its index rows
-        and whether the day changed. The chain moves only past what reached the file; on an
-        error :class:`WriteFailed` says how many records did.
+    def append(self, batch: list[dict[str, Any]]) -> tuple[list[Placed], bool]:
+        """Chain and append ``batch`` to the day's file in one write; return where each
+        record went and whether the day changed. The chain moves only past what reached the
+        file; on an error :class:`WriteFailed` says how many records did.
         """
-        rows: list[Row] = []
+        rows: list[Placed] = []
         if self.torn:  # the end of the last write is a fragment: close it off first
             try:
                 rows += self.close_fragment(self.directory / file_name(self.day, self.stream))
@@ -203,7 +221,7 @@ class Journal:
         return rows, rolled
 
     def _append(self, path: Path, data: bytes) -> int:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        fd = self._open(path)
         written = 0
         try:
             while written < len(data):
@@ -212,9 +230,20 @@ class Journal:
                 os.fsync(fd)
         except OSError as exc:
             raise _Partial(exc, written) from exc
-        finally:
-            os.close(fd)
         return written
+
+    def _open(self, path: Path) -> int:
+        if self._fd is not None and self._fd_name == path.name:
+            return self._fd
+        self.close()
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self._fd_name = path.name
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd, self._fd_name = None, ""
 
     def _commit(
         self,
@@ -237,10 +266,10 @@ class Journal:
             self.head_stale = True
         return done
 
-    def _rows(self, batch: list[dict[str, Any]], name: str) -> list[Row]:
+    def _rows(self, batch: list[dict[str, Any]], name: str) -> list[Placed]:
         first = self.lines + 1
         self.lines += len(batch)
-        return [row_of(rec, name, first + i) for i, rec in enumerate(batch)]
+        return [(rec, name, first + i) for i, rec in enumerate(batch)]
 
     # -- head and retention ---------------------------------------------------------------
 

@@ -27,8 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from securellm.gateway.audit import journal
 from securellm.gateway.audit import record as records
-from securellm.gateway.audit.index import Row, index_for
-from securellm.gateway.audit.journal import Journal, WriteFailed, lock_stream, prune_idle_streams
+from securellm.gateway.audit.index import index_for, row_of
+from securellm.gateway.audit.journal import (
+    Journal,
+    Placed,
+    WriteFailed,
+    lock_stream,
+    prune_idle_streams,
+)
 from securellm.gateway.context import RequestContext
 from securellm.gateway.tables import audit_events
 
@@ -66,8 +72,8 @@ class AuditWriter:
         self.last_error: str | None = None
         self.journal: Journal | None = None
         self._pending: list[dict[str, Any]] = []
-        self._batch: asyncio.Future[None] | None = None  # what the pending records wait for
-        self._rows: list[Row] = []  # written, not yet in the index
+        self._waiters: list[asyncio.Future[None]] = []  # responses waiting for the write
+        self._rows: list[Placed] = []  # written, not yet in the index
         self._lock_fd: int | None = None
         self._files = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -79,7 +85,11 @@ class AuditWriter:
     # -- the sink -------------------------------------------------------------------------
 
     def record(self, ctx: RequestContext) -> asyncio.Future[None] | None:
-        """Queue one request's record; durable, return the future of the write it joins."""
+        """Queue one request's record; durable, return a future done once it is written.
+
+        Each request gets a future of its own (a cancelled request cancels only its own);
+        all those queued before the next write are settled by it.
+        """
         self._pending.append(records.build(ctx))
         if self._closed:
             log.warning("audit record after the writer closed; writing it at once")
@@ -87,10 +97,11 @@ class AuditWriter:
             return None
         if not self.durable:
             return None
-        if self._batch is None:
-            self._batch = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self._waiters:
             self._wake.set()
-        return self._batch
+        self._waiters.append(waiter)
+        return waiter
 
     @property
     def queued(self) -> int:
@@ -118,6 +129,8 @@ class AuditWriter:
         await self.flush()
         if self.index is not None:
             self.index.close()
+        if self.journal is not None:
+            self.journal.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -166,7 +179,7 @@ class AuditWriter:
         if not self._pending or self.journal is None:
             return
         batch, self._pending = self._pending, []
-        waiting, self._batch = self._batch, None
+        waiting, self._waiters = self._waiters, []
         try:
             async with self._files:
                 if len(batch) <= INLINE_BATCH:
@@ -185,10 +198,11 @@ class AuditWriter:
         finally:
             # On an error the responses are not held back (they would wait for a disk that
             # may never come back): their records stay queued and are retried every interval.
-            if waiting is not None and not waiting.done():
-                waiting.set_result(None)
+            for waiter in waiting:
+                if not waiter.done():
+                    waiter.set_result(None)
 
-    def _written(self, rows: list[Row], count: int) -> None:
+    def _written(self, rows: list[Placed], count: int) -> None:
         self.written += count
         self._rows += rows
 
@@ -219,7 +233,7 @@ class AuditWriter:
 
     # -- files (run in a worker thread) ---------------------------------------------------
 
-    def _open(self) -> list[Row]:
+    def _open(self) -> list[Placed]:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
         for n in range(MAX_STREAMS):
             fd = lock_stream(self.directory, n)
@@ -238,11 +252,11 @@ class AuditWriter:
     async def _index_rows(self) -> None:
         if not self._rows:
             return
-        rows, self._rows = self._rows, []
+        placed, self._rows = self._rows, []
         if self.index is None:
             return
         try:
-            await self.index.insert(rows)
+            await self.index.insert([row_of(*where) for where in placed])
         except Exception as exc:  # the files stay the source of truth
             self.last_error = f"index failed: {type(exc).__name__}"
             log.error("audit index insert failed: %s", type(exc).__name__)
