@@ -171,7 +171,10 @@ class FlakeRefs:
         self._require_inside(ref, top, "its git repository")
         dot_git = top / ".git"
         if dot_git.is_file():
-            pointer = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+            try:
+                pointer = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+            except OSError as exc:
+                raise _refuse(ref, f"{dot_git} cannot be read ({exc.strerror})") from None
             if pointer.startswith("gitdir:"):
                 target = _resolve(ref, top / pointer.removeprefix("gitdir:").strip())
                 self._require_inside(ref, target, "its .git file")
