@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,10 +18,12 @@ from support.gateway import MASTER, UPSTREAM_KEY, GatewayFactory
 
 ADMIN = {"authorization": f"Bearer {MASTER}"}
 HELLO = [{"role": "user", "content": "hello there"}]
+KEY_NAMES = itertools.count()
 
 
 def create_key(base: str, **spec: Any) -> str:
-    response = httpx.post(f"{base}/admin/keys", json={"name": "limited", **spec}, headers=ADMIN)
+    name = f"limited-{next(KEY_NAMES)}"  # key names are unique
+    response = httpx.post(f"{base}/admin/keys", json={"name": name, **spec}, headers=ADMIN)
     assert response.status_code == 201, response.text
     key: str = response.json()["key"]
     return key
@@ -195,3 +199,48 @@ def test_refusal_on_messages_uses_the_anthropic_shape(gateway: str) -> None:
     assert refused.json()["error"]["type"] == "rate_limit_error"
     assert refused.headers["anthropic-ratelimit-requests-remaining"] == "0"
     assert int(refused.headers["retry-after"]) >= 1
+
+
+def test_a_preset_refusal_names_the_preset_and_how_to_change_it(
+    gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI]
+) -> None:
+    with gateway_for([provider(fake_upstream[0], kind="deepseek")]) as base:
+        key = create_key(base)
+        answers = [chat(base, key) for _ in range(20)]  # the deepseek preset: burst 10
+    statuses = [a.status_code for a in answers]
+    refused = next(a for a in answers if a.status_code == 429)
+    assert statuses[:10] == [200] * 10
+    assert refused.json()["error"]["message"].startswith(
+        "rate limit reached: provider 'fake' is held to the 'deepseek' preset limit of 60 "
+        "requests per minute with a burst of 10; set rpm and burst in its [[providers]] entry"
+    )
+
+
+def test_a_preset_throttling_is_logged_once_a_minute_without_secrets(
+    gateway_for: GatewayFactory,
+    fake_upstream: tuple[str, FakeOpenAI],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with (
+        caplog.at_level(logging.WARNING, logger="securellm.gateway.limits.refusal"),
+        gateway_for([provider(fake_upstream[0], kind="deepseek")]) as base,
+    ):
+        key = create_key(base)
+        statuses = [chat(base, key).status_code for _ in range(20)]
+    warnings = [r.getMessage() for r in caplog.records if r.name.endswith("limits.refusal")]
+    assert statuses.count(429) >= 2
+    assert warnings == [
+        "provider 'fake' throttled by the 'deepseek' preset limit (60 requests per minute, "
+        "burst 10); set rpm and burst in its [[providers]] entry to change it"
+    ]
+    assert not any(secret in caplog.text for secret in (UPSTREAM_KEY, key))
+
+
+def test_an_explicit_provider_rpm_is_not_reported_as_a_preset(
+    gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI]
+) -> None:
+    with gateway_for([provider(fake_upstream[0], kind="deepseek", rpm=1)]) as base:
+        key = create_key(base)
+        refused = [chat(base, key) for _ in range(2)][1]
+    assert refused.status_code == 429
+    assert "the provider's limit of 1 requests per minute" in refused.json()["error"]["message"]

@@ -10,9 +10,11 @@ from securellm.gateway.limits.headers import duration
 class ClockedLimiter(MemoryLimiter):
     """The in-process limiter on a clock the test moves."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, spent: bool = False) -> None:
         super().__init__()
         self.clock = 1_000_000.0
+        if spent:
+            self.spent_at_ms = self.clock
 
     def now_ms(self) -> float:  # type: ignore[override]
         return self.clock
@@ -70,7 +72,7 @@ async def test_adjust_refunds_unused_tokens() -> None:
     limiter = ClockedLimiter()
     tokens = Bucket("t", 1000, 1000, 800, "tokens", "key")
     await limiter.acquire([tokens], None, 60_000)
-    await limiter.settle([("t", tokens.interval_ms, -700)], None)
+    await limiter.settle([(tokens, -700)], None)
     probe = Bucket("t", 1000, 1000, 1, "tokens", "key")
     assert (await limiter.acquire([probe], None, 60_000)).states["t"].remaining == 899
 
@@ -90,6 +92,38 @@ async def test_a_lost_concurrency_slot_expires() -> None:
     await limiter.acquire([], Concurrency("c", 1, "crashed"), 60_000)
     limiter.clock += 61_000
     assert (await limiter.acquire([], Concurrency("c", 1, "next"), 60_000)).allowed
+
+
+async def test_a_share_admits_its_part_of_the_burst_and_of_the_rate() -> None:
+    limiter = ClockedLimiter()
+    half = requests(60, capacity=10).share(2)
+    at_once = await admitted(limiter, half, 10)
+    limiter.clock += 4000  # 30/min is one every 2 s
+    assert (at_once, await admitted(limiter, half, 10)) == (5, 2)
+
+
+async def test_a_share_keeps_one_unit_of_a_burst_smaller_than_the_parts() -> None:
+    assert await admitted(ClockedLimiter(), requests(60, capacity=1).share(4), 5) == 1
+
+
+def test_a_share_caps_a_token_cost_at_its_part_of_the_burst() -> None:
+    tokens = Bucket("t", 1000, 100, 80, "tokens", "key")
+    assert tokens.share(2).cost == 50
+
+
+async def test_a_limiter_started_spent_gives_the_rate_but_no_burst() -> None:
+    limiter = ClockedLimiter(spent=True)
+    bucket = requests(60, capacity=10)
+    at_once = await admitted(limiter, bucket, 10)
+    limiter.clock += 3000
+    assert (at_once, await admitted(limiter, bucket, 10)) == (0, 3)
+
+
+async def test_a_limiter_started_spent_counts_what_is_still_owed() -> None:
+    limiter = ClockedLimiter(spent=True)
+    bucket = requests(60, capacity=10)
+    limiter.clock += 4000
+    assert limiter.owed(bucket) == 6
 
 
 def test_estimate_reads_openai_chat_bodies() -> None:

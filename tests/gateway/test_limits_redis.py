@@ -17,6 +17,7 @@ from securellm.gateway.redis_client import create_redis
 from support.fake_openai import FakeOpenAI
 from support.gateway import MASTER, UPSTREAM_KEY, GatewayFactory
 from support.redis_server import RedisServer, redis_server
+from support.require import free_port
 
 pytestmark = pytest.mark.redis
 ADMIN = {"authorization": f"Bearer {MASTER}"}
@@ -80,7 +81,7 @@ async def test_redis_token_adjustment_refunds(redis: RedisServer) -> None:
     limiter = RedisLimiter(conn)
     tokens = Bucket("tok", 1000, 1000, 800, "tokens", "key")
     await limiter.acquire([tokens], None, 60_000)
-    await limiter.settle([("tok", tokens.interval_ms, -700)], None)
+    await limiter.settle([(tokens, -700)], None)
     probe = await limiter.acquire([Bucket("tok", 1000, 1000, 1, "tokens", "key")], None, 60_000)
     await conn.aclose()
     assert probe.states["tok"].remaining == 899
@@ -99,15 +100,18 @@ async def test_redis_concurrency_slots_are_shared_and_released(redis: RedisServe
     assert again.allowed
 
 
-async def test_unreachable_redis_falls_back_and_reports_degraded() -> None:
+async def test_unreachable_redis_falls_back_to_empty_buckets_and_reports_degraded() -> None:
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     limiter = FallbackLimiter(RedisLimiter(dead), MemoryLimiter())
     decision, backend = await limiter.acquire(
         [Bucket("f", 10, 10, 1, "requests", "key")], None, 60_000
     )
     await dead.aclose()
-    assert decision.allowed
-    assert backend is limiter.local
+    assert limiter.outage is not None
+    assert backend is limiter.outage.local
+    # What the other replicas took just before is unknown: no burst, only the rate.
+    assert not decision.allowed
+    assert decision.states["f"].remaining == 0
     assert limiter.status()["status"] == "degraded"
 
 
@@ -119,7 +123,9 @@ def test_redis_killed_mid_test_requests_keep_flowing(
         redis_server() as server,
         gateway_for([provider], gateway={"redis_url": server.url}, cache=NO_CACHE) as base,
     ):
-        created = httpx.post(f"{base}/admin/keys", json={"name": "k", "rpm": 1000}, headers=ADMIN)
+        # Fast enough that the fallback's empty start never refuses a sequential client.
+        spec = {"name": "k", "rpm": 10**8}
+        created = httpx.post(f"{base}/admin/keys", json=spec, headers=ADMIN)
         headers = {"authorization": f"Bearer {created.json()['key']}"}
         body = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -128,19 +134,33 @@ def test_redis_killed_mid_test_requests_keep_flowing(
             return httpx.post(url, json=body, headers=headers, timeout=30).status_code
 
         before = [send() for _ in range(5)]
-        ready_before = httpx.get(f"{base}/ready").json()["checks"]["limits"]
+        ready_before = limits_check(base)
         server.kill()
         during = [send() for _ in range(20)]
         ready = httpx.get(f"{base}/ready")
         server.start()
-        time.sleep(2.1)  # the fallback retries Redis every 2 s
+        restored = wait_for_limits(base, "ok")
         after = [send() for _ in range(3)]
-        restored = httpx.get(f"{base}/ready").json()["checks"]["limits"]
     assert before == [200] * 5 and during == [200] * 20 and after == [200] * 3
-    assert ready_before == {"backend": "redis", "status": "ok"}
+    assert ready_before == {"backend": "redis", "status": "ok", "replicas": 1}
     assert ready.status_code == 200
     assert ready.json()["checks"]["limits"]["status"] == "degraded"
-    assert restored["status"] == "ok"
+    assert restored["backend"] == "redis"
+
+
+def limits_check(base: str) -> dict[str, object]:
+    check: dict[str, object] = httpx.get(f"{base}/ready").json()["checks"]["limits"]
+    return check
+
+
+def wait_for_limits(base: str, status: str, within_s: float = 60) -> dict[str, object]:
+    """The limits check once it reports ``status`` (the heartbeat runs every 2 s, and
+    replicas return to Redis together a few seconds after it answers again)."""
+    deadline = time.monotonic() + within_s
+    while (check := limits_check(base))["status"] != status:
+        assert time.monotonic() < deadline, check
+        time.sleep(0.2)
+    return check
 
 
 def test_shared_concurrency_slot_is_freed_for_the_next_request(
@@ -158,3 +178,40 @@ def test_shared_concurrency_slot_is_freed_for_the_next_request(
             statuses.append(httpx.post(url, json=body, headers=headers).status_code)
             time.sleep(0.05)
     assert statuses == [200] * 5
+
+
+def test_closed_fallback_refuses_limited_requests_with_503_in_the_client_shape(
+    gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI]
+) -> None:
+    provider = {"name": "fake", "base_url": fake_upstream[0], "api_key": UPSTREAM_KEY}
+    closed = {"redis_url": f"redis://127.0.0.1:{free_port()}/0", "limits_fallback": "closed"}
+    with gateway_for([provider], gateway=closed, cache=NO_CACHE) as base:
+        created = httpx.post(f"{base}/admin/keys", json={"name": "k", "rpm": 100}, headers=ADMIN)
+        key = created.json()["key"]
+        body = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}]}
+        openai = httpx.post(
+            f"{base}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}
+        )
+        anthropic = httpx.post(
+            f"{base}/v1/messages",
+            json={**body, "max_tokens": 16},
+            headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+        )
+    assert (openai.status_code, anthropic.status_code) == (503, 503)
+    assert openai.headers["retry-after"] == anthropic.headers["retry-after"] == "2"
+    assert openai.json()["error"]["type"] == "service_unavailable"
+    assert "limits_fallback is closed" in openai.json()["error"]["message"]
+    assert anthropic.json()["type"] == "error"
+
+
+def test_closed_fallback_still_serves_keys_without_limits(
+    gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI]
+) -> None:
+    provider = {"name": "fake", "base_url": fake_upstream[0], "api_key": UPSTREAM_KEY}
+    closed = {"redis_url": f"redis://127.0.0.1:{free_port()}/0", "limits_fallback": "closed"}
+    with gateway_for([provider], gateway=closed, cache=NO_CACHE) as base:
+        created = httpx.post(f"{base}/admin/keys", json={"name": "free"}, headers=ADMIN)
+        headers = {"authorization": f"Bearer {created.json()['key']}"}
+        body = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}]}
+        answer = httpx.post(f"{base}/v1/chat/completions", json=body, headers=headers)
+    assert answer.status_code == 200

@@ -15,7 +15,7 @@ from securellm.gateway.admission import Admission, AdmitAll
 from securellm.gateway.audit.writer import AuditWriter
 from securellm.gateway.context import OutcomeSink
 from securellm.gateway.limits.admission import SecurityAdmission
-from securellm.gateway.limits.fallback import FallbackLimiter
+from securellm.gateway.limits.fallback import FallbackLimiter, FallbackPolicy
 from securellm.gateway.limits.gcra import MemoryLimiter
 from securellm.gateway.limits.redis_backend import RedisLimiter
 from securellm.gateway.pricing import PriceTable
@@ -55,7 +55,9 @@ async def build_security(
     closes it.
     """
     async with AsyncExitStack() as stack:
-        limiter = FallbackLimiter(RedisLimiter(redis) if redis else None, MemoryLimiter())
+        policy = FallbackPolicy.from_settings(settings.gateway)
+        limiter = FallbackLimiter(RedisLimiter(redis) if redis else None, MemoryLimiter(), policy)
+        limiter.start()
         providers = {p.name: p for p in settings.providers}
         prices = PriceTable(providers, settings.gateway.prices)
         ledger = BudgetLedger(engine)

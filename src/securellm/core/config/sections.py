@@ -122,6 +122,10 @@ class GatewaySettings(Section):
     request_timeout_s: float = Field(default=600.0, gt=0)
     drain_timeout_s: float = Field(default=30.0, ge=0)
     limits_enabled: bool = True
+    # Without Redis: admit 1/replicas of each limit per process ("share") or refuse ("closed").
+    limits_fallback: Literal["share", "closed"] = "share"
+    # Fewest replicas to divide by (default: those registered in Redis, at least `workers`).
+    limits_replicas: int | None = Field(default=None, ge=1, le=10_000)
     burst_ratio: float = Field(default=1.0, gt=0, le=100)
     estimate_output_tokens: int = Field(default=256, ge=1)
     model_limits: dict[str, ModelLimit] = Field(default_factory=dict)

@@ -11,15 +11,16 @@ from datetime import datetime
 from typing import Any
 
 from securellm.core.config import Settings
-from securellm.core.errors import BudgetExceeded, RateLimited, ServiceUnavailable
+from securellm.core.errors import BudgetExceeded, ServiceUnavailable
 from securellm.gateway.audit.record import request_content
 from securellm.gateway.catalog import Route
 from securellm.gateway.context import RequestContext
 from securellm.gateway.limits import estimate
 from securellm.gateway.limits.fallback import FallbackLimiter, Limiter
-from securellm.gateway.limits.gcra import Bucket, Concurrency, Decision
-from securellm.gateway.limits.headers import rate_headers, retry_after
+from securellm.gateway.limits.gcra import Adjustment, Bucket, Concurrency
+from securellm.gateway.limits.headers import rate_headers
 from securellm.gateway.limits.plan import LimitPlan
+from securellm.gateway.limits.refusal import Refusals
 from securellm.gateway.pricing import PriceTable
 from securellm.gateway.spend import BudgetLedger, Hold, Refusal
 from securellm.providers.base import JSON
@@ -50,6 +51,7 @@ class SecurityAdmission:
         providers = {p.name: p for p in settings.providers}
         self.enabled = settings.gateway.limits_enabled
         self.plan = LimitPlan(settings.gateway, providers)
+        self.refusals = Refusals()
         self.limiter = limiter
         self.ledger = ledger
         self.prices = prices
@@ -75,7 +77,7 @@ class SecurityAdmission:
             if buckets or concurrency:
                 decision, backend = await self.limiter.acquire(buckets, concurrency, self.ttl_ms)
                 if not decision.allowed:
-                    raise _refusal(decision, buckets, ctx.dialect)
+                    raise self.refusals.rate_limited(decision, buckets, ctx.dialect)
                 ctx.response_headers.update(rate_headers(buckets, decision, ctx.dialect))
                 reservation = Reservation(
                     backend, [b for b in buckets if b.kind == "tokens"], concurrency
@@ -107,7 +109,7 @@ class SecurityAdmission:
         reservation = ctx.reservation
         ctx.reservation = None
         if isinstance(reservation, Reservation) and reservation.backend is not None:
-            adjustments = [(b.key, b.interval_ms, -b.cost) for b in reservation.token_buckets]
+            adjustments: list[Adjustment] = [(b, -b.cost) for b in reservation.token_buckets]
             self._settle_limits(reservation, adjustments)
 
     def settle(self, ctx: RequestContext) -> None:
@@ -119,16 +121,14 @@ class SecurityAdmission:
             return
         actual = 0 if ctx.cache_hit else ctx.usage.total_tokens
         if reservation.backend is not None:
-            adjustments = [
-                (b.key, b.interval_ms, actual - b.cost) for b in reservation.token_buckets
+            adjustments: list[Adjustment] = [
+                (b, actual - b.cost) for b in reservation.token_buckets
             ]
             self._settle_limits(reservation, adjustments)
         if reservation.hold is not None:
             self._spawn(self._settle_budget(reservation.hold, ctx.cost_usd, ctx.request_id))
 
-    def _settle_limits(
-        self, reservation: Reservation, adjustments: list[tuple[str, float, int]]
-    ) -> None:
+    def _settle_limits(self, reservation: Reservation, adjustments: list[Adjustment]) -> None:
         backend = reservation.backend
         assert backend is not None
         self.limiter.settle(backend, adjustments, reservation.concurrency)
@@ -152,24 +152,6 @@ class SecurityAdmission:
 
     def readiness(self) -> Mapping[str, Any]:
         return self.limiter.status()
-
-
-def _refusal(decision: Decision, buckets: list[Bucket], dialect: str) -> RateLimited:
-    headers = {"retry-after": retry_after(decision.retry_after_ms)}
-    headers.update(rate_headers(buckets, decision, dialect))
-    wait = headers["retry-after"]
-    if decision.concurrency_denied:
-        message = f"too many requests in flight for this key; retry in {wait}s"
-    else:
-        denied = decision.denied
-        assert denied is not None
-        per = "requests" if denied.kind == "requests" else "tokens"
-        whose = {"key": "this key's", "provider": "the provider's", "model": "the model's"}
-        message = (
-            f"rate limit reached: {whose[denied.scope]} limit of {denied.limit} {per} "
-            f"per minute; retry in {wait}s"
-        )
-    return RateLimited(message, headers=headers)
 
 
 def _budget_refusal(name: str, refusal: Refusal) -> BudgetExceeded:

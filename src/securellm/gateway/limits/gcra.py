@@ -28,6 +28,7 @@ class Bucket:
     cost: int
     kind: Kind
     scope: Scope
+    preset: str | None = None  # the provider kind whose preset set this limit
     interval_ms: float = field(init=False)
     tolerance_ms: float = field(init=False)
 
@@ -38,8 +39,30 @@ class Bucket:
     def costing(self, cost: int) -> Bucket:
         """The same bucket taking ``cost`` units (at most a full bucket: never refused forever)."""
         return Bucket(
-            self.key, self.limit, self.capacity, min(cost, self.capacity), self.kind, self.scope
+            self.key,
+            self.limit,
+            self.capacity,
+            min(cost, self.capacity),
+            self.kind,
+            self.scope,
+            self.preset,
         )
+
+    def share(self, parts: int) -> Bucket:
+        """One of ``parts`` equal shares: 1/parts of the rate and of the burst (at least one
+        unit), over the same burst period. ``parts`` shares together admit no more than the
+        bucket, except that each keeps one unit when the burst is smaller than ``parts``."""
+        if parts <= 1:
+            return self
+        part = Bucket(self.key, self.limit, self.capacity, 1, self.kind, self.scope, self.preset)
+        part.interval_ms = self.interval_ms * parts
+        part.tolerance_ms = max(self.tolerance_ms, part.interval_ms)
+        part.cost = min(self.cost, int(part.tolerance_ms // part.interval_ms))
+        return part
+
+
+# What a settlement changes: ``units`` more of ``bucket`` (negative: a refund).
+Adjustment = tuple[Bucket, float]
 
 
 class Concurrency(NamedTuple):
@@ -64,6 +87,8 @@ class Decision:
     denied: Bucket | None = None
     concurrency_denied: bool = False
     states: dict[str, BucketState] = field(default_factory=dict)
+    # Decided by the fallback while Redis is unreachable, admitting 1/share of each limit.
+    fallback_share: int = 0
 
 
 def check(tat: float, now: float, bucket: Bucket) -> tuple[bool, float, float, BucketState]:
@@ -78,19 +103,36 @@ def check(tat: float, now: float, bucket: Bucket) -> tuple[bool, float, float, B
     return True, new_tat, 0.0, BucketState(left, new_tat - now)
 
 
-def adjusted(tat: float, now: float, bucket_interval_ms: float, delta: int) -> float:
+def adjusted(tat: float, now: float, bucket_interval_ms: float, delta: float) -> float:
     """The TAT after charging ``delta`` more units (negative: refund), never before ``now``."""
     return max(max(tat, now) + delta * bucket_interval_ms, now) if delta else tat
 
 
 class MemoryLimiter:
-    """Exact limits inside one process (the default, and the fallback when Redis is down)."""
+    """Exact limits inside one process (the default, and the fallback when Redis is down).
+
+    With ``spent_at_ms`` every bucket this limiter has not seen yet counts as emptied at that
+    moment instead of rested: the fallback uses it, since it cannot know what the other
+    gateways took just before Redis went away.
+    """
 
     name = "memory"
 
-    def __init__(self) -> None:
+    def __init__(self, spent_at_ms: float | None = None) -> None:
+        self.spent_at_ms = spent_at_ms
         self._tat: dict[str, float] = {}
         self._flight: dict[str, dict[str, float]] = {}
+
+    def _start(self, bucket: Bucket, now: float) -> float:
+        tat = self._tat.get(bucket.key)
+        if tat is not None:
+            return tat
+        return now if self.spent_at_ms is None else self.spent_at_ms + bucket.tolerance_ms
+
+    def owed(self, bucket: Bucket) -> float:
+        """Units of ``bucket`` not refilled yet (what a full bucket would give back)."""
+        now = self.now_ms()
+        return max(self._start(bucket, now) - now, 0.0) / bucket.interval_ms
 
     @staticmethod
     def now_ms() -> float:
@@ -116,8 +158,12 @@ class MemoryLimiter:
                 return Decision(False, 1000.0, concurrency_denied=True)
         decision = Decision(True)
         updates: dict[str, float] = {}
+        tats, spent_at = self._tat, self.spent_at_ms
         for bucket in buckets:
-            ok, new_tat, retry, state = check(self._tat.get(bucket.key, now), now, bucket)
+            tat = tats.get(bucket.key)
+            if tat is None:
+                tat = now if spent_at is None else spent_at + bucket.tolerance_ms
+            ok, new_tat, retry, state = check(tat, now, bucket)
             decision.states[bucket.key] = state
             if not ok:
                 return Decision(False, retry, denied=bucket, states=decision.states)
@@ -128,17 +174,18 @@ class MemoryLimiter:
         return decision
 
     async def settle(
-        self, adjustments: Sequence[tuple[str, float, int]], concurrency: Concurrency | None
+        self, adjustments: Sequence[Adjustment], concurrency: Concurrency | None
     ) -> None:
-        for key, interval, delta in adjustments:
-            self.adjust_now(key, interval, delta)
+        for bucket, delta in adjustments:
+            self.adjust_now(bucket, delta)
         if concurrency is not None:
             self.release_now(concurrency)
 
-    def adjust_now(self, key: str, interval_ms: float, delta: int) -> None:
+    def adjust_now(self, bucket: Bucket, delta: float) -> None:
         if delta:
             now = self.now_ms()
-            self._tat[key] = adjusted(self._tat.get(key, now), now, interval_ms, delta)
+            tat = self._start(bucket, now)
+            self._tat[bucket.key] = adjusted(tat, now, bucket.interval_ms, delta)
 
     def release_now(self, concurrency: Concurrency) -> None:
         self._flight.get(concurrency.key, {}).pop(concurrency.member, None)

@@ -31,11 +31,17 @@ class LimitPlan:
         return burst or max(1, math.ceil(limit * self.ratio))
 
     def _bucket(
-        self, name: str, scope: Scope, kind: Kind, limit: int | None, burst: int | None
+        self,
+        name: str,
+        scope: Scope,
+        kind: Kind,
+        limit: int | None,
+        burst: int | None,
+        preset: str | None = None,
     ) -> Bucket | None:
         if limit is None:
             return None
-        return Bucket(name, limit, self.capacity(limit, burst), 1, kind, scope)
+        return Bucket(name, limit, self.capacity(limit, burst), 1, kind, scope, preset)
 
     def buckets(
         self, key: KeyRecord, provider: str, public_model: str, qualified: str, tokens: int
@@ -64,8 +70,10 @@ class LimitPlan:
         if settings is not None:
             rpm = settings.rpm or settings.preset.rpm
             burst = settings.burst or (settings.preset.burst if not settings.rpm else None)
+            # Named in the refusal and logged, so a user sees which preset throttles them.
+            preset = settings.kind if settings.rpm is None and rpm is not None else None
             found += [
-                self._bucket(f"prov:{provider}:req", "provider", "requests", rpm, burst),
+                self._bucket(f"prov:{provider}:req", "provider", "requests", rpm, burst, preset),
                 self._bucket(f"prov:{provider}:tok", "provider", "tokens", settings.tpm, None),
             ]
         for pattern, limit in self.model_limits.items():
