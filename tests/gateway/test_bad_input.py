@@ -8,6 +8,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
+from securellm.gateway.validation import MAX_OUTPUT_TOKENS
 from support.fake_openai import FakeOpenAI
 from support.gateway import MASTER, GatewayFactory
 from support.require import free_port
@@ -137,3 +138,26 @@ def test_upstream_timeout_is_504(
     url, _ = fake_upstream
     with gateway_for([{"name": "fake", "base_url": url, "timeout_s": 0.5}]) as base:
         assert_openai_error(post(base, {**CHAT, "model": "fake/slow"}), 504)
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
+@pytest.mark.parametrize("value", [-1, 0, 10**12])
+def test_output_token_limit_out_of_range_is_400_and_not_sent_upstream(
+    fake_gateway: str, fake_upstream: tuple[str, FakeOpenAI], field: str, value: int
+) -> None:
+    _, recorder = fake_upstream
+    before = len(recorder.requests)
+    error = assert_openai_error(post(fake_gateway, {**CHAT, field: value}), 400)
+    assert error["param"] == field
+    assert len(recorder.requests) == before
+
+
+def test_output_token_limit_at_the_cap_is_accepted(fake_gateway: str) -> None:
+    assert post(fake_gateway, {**CHAT, "max_tokens": MAX_OUTPUT_TOKENS}).status_code == 200
+
+
+def test_wrong_method_is_405_with_allow_in_openai_shape(fake_gateway: str) -> None:
+    response = httpx.get(f"{fake_gateway}/v1/chat/completions", headers=AUTH)
+    error = assert_openai_error(response, 405)
+    assert response.headers["allow"] == "POST"
+    assert "GET" in error["message"]

@@ -10,6 +10,7 @@ import httpx2 as httpx
 import pytest
 
 from securellm.gateway.app import create_app
+from securellm.gateway.validation import MAX_OUTPUT_TOKENS
 from support.asgi_server import serve_app
 from support.fake_openai import FakeOpenAI
 from support.gateway import MASTER, UPSTREAM_KEY, make_settings
@@ -125,3 +126,24 @@ def test_valid_request_after_bad_ones_still_works(gateway: str) -> None:
     response = post(gateway, GOOD)
     assert response.status_code == 200
     assert response.json()["content"][0]["text"] == "hi"
+
+
+def test_max_tokens_above_the_cap_is_400_naming_the_field(gateway: str) -> None:
+    body = {**GOOD, "max_tokens": MAX_OUTPUT_TOKENS + 1}
+    message = anthropic_error(post(gateway, body), 400, "invalid_request_error")
+    assert "max_tokens" in message
+
+
+def test_negative_max_tokens_is_400_naming_the_field(gateway: str) -> None:
+    message = anthropic_error(
+        post(gateway, {**GOOD, "max_tokens": -1}), 400, "invalid_request_error"
+    )
+    assert "max_tokens" in message
+
+
+def test_wrong_method_is_405_with_allow_in_anthropic_shape(gateway: str) -> None:
+    response = httpx.get(f"{gateway}/v1/messages", headers=HEADERS)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["type"] == "error"
+    assert "GET" in response.json()["error"]["message"]

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from securellm.providers.translate.ollama import OllamaToOpenAIStream
 from securellm.providers.translate.stream_to_anthropic import OpenAIToAnthropicStream
 from securellm.providers.translate.stream_to_openai import AnthropicToOpenAIStream
 
@@ -130,3 +131,135 @@ def test_anthropic_events_to_openai_keep_text_and_arguments(
             )
     assert [json.loads(arguments[i]) for i in sorted(arguments)] == [a for a, _ in tools]
     assert chunks[-1]["usage"]["completion_tokens"] == 9
+
+
+# Arbitrary JSON anywhere in an event: the translators never raise, and a stream always
+# ends with its terminal event or with the dialect's error event, nothing after either.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=8,
+)
+
+
+def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """The well-typed value, or any JSON value at all in its place."""
+    return strategy | json_values
+
+
+def shaped(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return maybe(st.fixed_dictionaries({}, optional={k: maybe(v) for k, v in fields.items()}))
+
+
+words = st.text(max_size=5)
+openai_chunks = shaped(
+    choices=st.lists(
+        shaped(
+            delta=shaped(
+                content=words,
+                reasoning_content=words,
+                tool_calls=st.lists(
+                    shaped(
+                        index=st.integers(0, 2),
+                        id=words,
+                        function=shaped(name=words, arguments=words),
+                    ),
+                    max_size=2,
+                ),
+            ),
+            finish_reason=st.sampled_from(["stop", "length", "tool_calls"]),
+        ),
+        max_size=2,
+    ),
+    usage=shaped(prompt_tokens=st.integers(), completion_tokens=st.integers()),
+    error=shaped(message=words, type=words),
+)
+anthropic_events = (
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(
+                [
+                    "message_start",
+                    "content_block_start",
+                    "content_block_delta",
+                    "message_delta",
+                    "ping",
+                    "error",
+                ]
+            )
+        },
+        optional={
+            "index": maybe(st.integers(0, 2)),
+            "message": shaped(id=words, usage=shaped(input_tokens=st.integers())),
+            "content_block": shaped(
+                type=st.sampled_from(["text", "tool_use"]), text=words, id=words, name=words
+            ),
+            "delta": shaped(
+                type=st.sampled_from(["text_delta", "thinking_delta", "input_json_delta"]),
+                text=words,
+                thinking=words,
+                partial_json=words,
+                stop_reason=words,
+            ),
+            "usage": shaped(input_tokens=st.integers(), output_tokens=st.integers()),
+            "error": shaped(message=words, type=words),
+        },
+    )
+    | json_values
+)
+ollama_lines = shaped(
+    message=shaped(
+        content=words,
+        thinking=words,
+        tool_calls=st.lists(shaped(function=shaped(name=words, arguments=json_values))),
+    ),
+    response=words,
+    done=st.just(False),
+    error=words,
+)
+ANY_EVENTS = settings(max_examples=300, deadline=None)
+
+
+def openai_dialect_ending(events: list[bytes], failed: bool) -> None:
+    """Every event is an SSE data line; ``[DONE]`` comes once, last; an error only before it."""
+    data = payloads(events)
+    assert data[-1] is None
+    assert data.count(None) == 1
+    errors = [i for i, d in enumerate(data) if isinstance(d, dict) and "error" in d]
+    assert errors == ([len(data) - 2] if failed else [])
+
+
+@ANY_EVENTS
+@given(st.lists(openai_chunks, max_size=6))
+def test_any_openai_chunks_end_an_anthropic_stream_with_stop_or_error(chunks: list[Any]) -> None:
+    translator = OpenAIToAnthropicStream("m")
+    events = translator.start()
+    for chunk in chunks:
+        events += translator.feed(chunk)
+    events += translator.finish()
+    data = payloads(events)
+    assert data[-1]["type"] == ("error" if translator.failed else "message_stop")
+    assert [d["type"] for d in data].count(data[-1]["type"]) == 1
+    assert translator.complete != translator.failed
+
+
+@ANY_EVENTS
+@given(st.lists(anthropic_events, max_size=6))
+def test_any_anthropic_events_end_an_openai_stream_with_done(events: list[Any]) -> None:
+    translator = AnthropicToOpenAIStream("m", include_usage=True)
+    out: list[bytes] = []
+    for event in [*events, {"type": "message_stop"}]:
+        out += translator.feed(event)
+    openai_dialect_ending(out, translator.failed)
+    assert translator.complete != translator.failed
+
+
+@ANY_EVENTS
+@given(st.lists(ollama_lines, max_size=6), st.booleans())
+def test_any_ollama_lines_end_an_openai_stream_with_done(lines: list[Any], chat: bool) -> None:
+    translator = OllamaToOpenAIStream("m", include_usage=True, chat=chat)
+    out: list[bytes] = []
+    for line in [*lines, {"done": True, "eval_count": 3}]:
+        out += translator.feed(line)
+    openai_dialect_ending(out, translator.failed)
+    assert translator.complete != translator.failed

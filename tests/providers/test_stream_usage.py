@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from securellm.core.config import ProviderSettings
+from securellm.core.errors import UpstreamError
 from securellm.providers.base import Call, Provider, UpstreamResponse
 from securellm.providers.registry import build_provider
 from support.fake_anthropic import INPUT_TOKENS, FakeAnthropic
@@ -128,3 +129,45 @@ async def test_messages_over_openai_estimates_when_upstream_sends_no_usage(
     delta = next(e for e in events if e.startswith(b"event: message_delta"))
     assert response.usage.completion_tokens > 0
     assert f'"output_tokens":{response.usage.completion_tokens},'.encode() in delta
+
+
+async def test_unreadable_event_in_an_anthropic_passthrough_ends_it_with_an_error_event(
+    claude: Provider,
+) -> None:
+    response = await claude.messages(call("claude-malformed", MESSAGES))
+    events = await drain(response)
+    assert events[-1].startswith(b"event: error\n")
+    assert not any(b'"usage": 5' in e or b'"usage":5' in e for e in events)
+    assert response.failure is not None
+    assert not response.complete
+
+
+async def test_unreadable_event_in_a_translated_anthropic_stream_ends_it_as_failed(
+    claude: Provider,
+) -> None:
+    response = await claude.chat(call("claude-malformed", CHAT))
+    events = await drain(response)
+    assert b'"error"' in events[-2]
+    assert events[-1] == b"data: [DONE]\n\n"
+    assert response.failure is not None
+
+
+async def test_unreadable_ollama_line_ends_the_stream_as_failed(ollama: Provider) -> None:
+    response = await ollama.chat(call("llama-malformed:latest", CHAT))
+    events = await drain(response)
+    assert b"cannot be read" in events[-2]
+    assert events[-1] == b"data: [DONE]\n\n"
+    assert response.failure is not None
+    assert not response.complete
+
+
+async def test_unreadable_whole_anthropic_reply_is_a_502(claude: Provider) -> None:
+    with pytest.raises(UpstreamError, match="cannot be read") as caught:
+        await claude.chat(call("claude-malformed", {**CHAT, "stream": False}))
+    assert caught.value.status == 502
+
+
+async def test_unreadable_whole_ollama_reply_is_a_502(ollama: Provider) -> None:
+    with pytest.raises(UpstreamError, match="cannot be read") as caught:
+        await ollama.chat(call("llama-malformed:latest", {**CHAT, "stream": False}))
+    assert caught.value.status == 502

@@ -10,6 +10,8 @@ separators as in the reference's examples). Behaviour is chosen by the model nam
 - ``claude-empty``: an empty text block (start and stop, no delta) before a tool call.
 - ``claude-thinking``: a thinking block (thinking_delta, signature_delta) then text.
 - ``claude-error-mid``: some text, then an ``error`` event (overloaded) mid-stream.
+- ``claude-malformed``: some text, then a ``message_delta`` whose ``usage`` is a number
+  (an event no client can read); whole, a reply whose ``content`` is a string.
 - ``claude-slow``: text with a pause between deltas (for client disconnects).
 - ``claude-overloaded``: HTTP 529; ``claude-rate-limited``: HTTP 429 with retry-after.
 Every request is recorded (path, headers, body).
@@ -34,6 +36,7 @@ MODELS = [
     "claude-empty",
     "claude-thinking",
     "claude-error-mid",
+    "claude-malformed",
     "claude-slow",
     "claude-overloaded",
     "claude-rate-limited",
@@ -131,6 +134,8 @@ class FakeAnthropic:
             return StreamingResponse(
                 self._events(body), media_type="text/event-stream; charset=utf-8"
             )
+        if model == "claude-malformed":
+            return _json({**_message(body), "content": "not a list of blocks"})
         return _json(_message(body))
 
 
@@ -280,6 +285,9 @@ def stream_events(body: dict[str, Any]) -> list[bytes]:
             _delta(0, {"type": "text_delta", "text": words[0]}),
         ]
         return [_start(model), ping, *head, sse("error", error)]
+    if model == "claude-malformed":
+        broken = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": 5}
+        return [_start(model), *_text_block(0, words), sse("message_delta", broken)]
     return [
         _start(model),
         _block_start(0, {"type": "text", "text": ""}),

@@ -6,6 +6,8 @@ Streams are NDJSON (``application/x-ndjson``), one JSON object a line, the last 
 - ``llama-echo``: repeats the last user text (streamed word by word).
 - ``llama-tools``: answers with two tool calls, whole, in one chunk (as Ollama does).
 - ``llama-error-mid``: a first chunk, then an ``{"error": ...}`` line.
+- ``llama-malformed``: a first chunk, then a line whose ``message`` is a number; whole, a
+  reply whose ``message`` is a string.
 - an unknown model: 404 ``{"error": "model '...' not found"}``.
 Every request is recorded (path, body).
 """
@@ -22,7 +24,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-MODELS = ["llama-echo:latest", "llama-tools:latest", "llama-error-mid:latest", "nomic-embed:latest"]
+MODELS = [
+    "llama-echo:latest",
+    "llama-tools:latest",
+    "llama-error-mid:latest",
+    "llama-malformed:latest",
+    "nomic-embed:latest",
+]
 CREATED_AT = "2025-10-26T17:15:24.097767Z"
 PROMPT_EVAL_COUNT = 26
 TOOL_CALLS = [("get_weather", {"city": "Tokyo"}), ("get_time", {"timezone": "Asia/Tokyo"})]
@@ -165,9 +173,11 @@ def _calls() -> list[dict[str, Any]]:
 
 
 def chat_reply(body: dict[str, Any]) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": last_user_text(body)}
+    message: Any = {"role": "assistant", "content": last_user_text(body)}
     if _model(body["model"]) == "llama-tools:latest":
         message = {"role": "assistant", "content": "", "tool_calls": _calls()}
+    if _model(body["model"]) == "llama-malformed:latest":
+        message = "not an object"
     return _head(body) | {"message": message, **_done(12)}
 
 
@@ -186,5 +196,7 @@ def chat_lines(body: dict[str, Any]) -> Iterator[bytes]:
         if model == "llama-error-mid" + ":latest" and count == 1:
             yield _line({"error": "an error was encountered while running the model"})
             return
+        if model == "llama-malformed:latest" and count == 1:
+            yield _line(_head(body) | {"message": 5, "done": False})
     final = _head(body) | {"message": {"role": "assistant", "content": ""}, **_done(len(words))}
     yield _line(final)

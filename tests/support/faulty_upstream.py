@@ -6,7 +6,10 @@ order; when the script runs out, requests succeed. Faults:
 ``429-long`` (``Retry-After: 30``), ``context`` (400 context-length error), ``stall``
 (sleeps ``STALL_S`` before answering), ``reset`` (streams two chunks, then drops the
 connection), ``cut`` (streams two chunks, then ends the response cleanly with no
-``finish_reason`` and no ``[DONE]``), ``slow-stream`` (ten chunks, 0.2 s apart).
+``finish_reason`` and no ``[DONE]``), ``slow-stream`` (ten chunks, 0.2 s apart),
+``503-wait`` (503 with ``Retry-After: 3``), ``redirect`` (307 to ``redirect_to``),
+``malformed`` (a reply, or a stream's second event, whose ``choices`` is a number).
+``redirect_models`` set makes ``GET /v1/models`` answer 307 to it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ ERRORS = {
     "500": (500, "server_error", "The server had an error while processing your request."),
     "502": (502, "server_error", "Bad gateway."),
     "503": (503, "server_error", "The engine is currently overloaded."),
+    "503-wait": (503, "server_error", "The engine is currently overloaded."),
     "context": (
         400,
         "invalid_request_error",
@@ -44,6 +48,8 @@ class MidStreamReset(Exception):
 class FaultyUpstream:
     scripts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    redirect_to: str = ""
+    redirect_models: str = ""
 
     def script(self, model: str, faults: list[str]) -> None:
         self.scripts[model] = list(faults)
@@ -57,6 +63,8 @@ class FaultyUpstream:
         )
 
     async def models(self, _request: Request) -> Response:
+        if self.redirect_models:
+            return Response(status_code=307, headers={"location": self.redirect_models})
         names = ["echo", "other", "slow-stream"]
         data = [{"id": n, "object": "model", "created": 0, "owned_by": "faulty"} for n in names]
         return Response(
@@ -70,7 +78,12 @@ class FaultyUpstream:
         fault = self.scripts[model].pop(0) if self.scripts[model] else "ok"
         if fault in ERRORS:
             status, kind, message = ERRORS[fault]
-            return _error(status, kind, message)
+            wait = {"retry-after": "3"} if fault == "503-wait" else None
+            return _error(status, kind, message, wait)
+        if fault == "redirect":
+            return Response(status_code=307, headers={"location": self.redirect_to})
+        if fault == "malformed" and not body.get("stream"):
+            return Response(b'{"choices": 5}', media_type="application/json")
         if fault in ("429", "429-long"):
             wait = "1" if fault == "429" else "30"
             return _error(429, "rate_limit_exceeded", "Rate limit reached.", {"retry-after": wait})
@@ -122,6 +135,9 @@ async def _events(model: str, fault: str) -> AsyncIterator[bytes]:
             raise MidStreamReset("connection dropped on purpose")
         if fault == "cut" and index == 2:
             return
+        if fault == "malformed" and index == 1:
+            yield b'data: {"choices": 5}\n\n'
+            continue
         if model == "slow-stream":
             await asyncio.sleep(0.2)
         yield _chunk(model, f"part{index} ")

@@ -14,6 +14,10 @@ import orjson
 from securellm.core.errors import InvalidRequest, PayloadTooLarge, UnprocessableRequest
 
 JSON = dict[str, Any]
+# The most output tokens a request may ask for: above every model's real limit (the largest
+# today write 128k), low enough that a typo (10**12) or a negative is refused, not sent.
+MAX_OUTPUT_TOKENS = 1_000_000
+OUTPUT_LIMITS = ("max_tokens", "max_completion_tokens")
 
 
 def parse_json_object(raw: bytes, limit: int) -> JSON:
@@ -60,8 +64,28 @@ def model_and_stream(body: JSON) -> tuple[str, bool]:
     return model, bool(body.get("stream", False))
 
 
+def output_limit_problem(value: int) -> str | None:
+    """Why an output-token limit is refused (below 1 or above the cap), if it is."""
+    if value < 1:
+        return f"must be at least 1 (got {value})"
+    if value > MAX_OUTPUT_TOKENS:
+        return f"must be at most {MAX_OUTPUT_TOKENS} (got {value})"
+    return None
+
+
+def check_output_limits(body: JSON) -> None:
+    """``max_tokens`` / ``max_completion_tokens``: integers from 1 to the cap (400 otherwise)."""
+    for name in OUTPUT_LIMITS:
+        _optional(body, name, int, "an integer")
+        value = body.get(name)
+        problem = output_limit_problem(value) if value is not None else None
+        if problem is not None:
+            raise InvalidRequest(f"'{name}' {problem}", param=name)
+
+
 def check_sampling(body: JSON) -> None:
-    for name in ("max_tokens", "max_completion_tokens", "n", "top_k"):
+    check_output_limits(body)
+    for name in ("n", "top_k"):
         _optional(body, name, int, "an integer")
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
         _optional(body, name, (int, float), "a number")

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from securellm.core.errors import InvalidRequest
 from securellm.gateway.pipeline import endpoint
-from securellm.gateway.validation import JSON
+from securellm.gateway.validation import JSON, MAX_OUTPUT_TOKENS
 
 ROLES = ("user", "assistant")
 
@@ -62,6 +62,8 @@ def check_messages(body: JSON) -> tuple[str, bool]:
     max_tokens = body.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise _fail("max_tokens", "Field required (an integer of at least 1)")
+    if max_tokens > MAX_OUTPUT_TOKENS:
+        raise _fail("max_tokens", f"Input should be at most {MAX_OUTPUT_TOKENS}")
     _check_type(body, "stream", bool, "a boolean")
     for name in ("temperature", "top_p"):
         _check_type(body, name, (int, float), "a number")
