@@ -17,7 +17,6 @@ from securellm.core.config import Settings, load_settings
 from securellm.core.errors import NotFound, SecureLLMError
 from securellm.core.logging import configure_logging
 from securellm.core.runtime import tune_gc
-from securellm.gateway import openapi
 from securellm.gateway.errors import error_response
 from securellm.gateway.limits_http import HeaderLimits
 from securellm.gateway.routes import admin, anthropic, audit, health, openai, operations
@@ -87,7 +86,6 @@ def create_app(
             *admin.routes,
             *audit.routes,
             *operations.routes,
-            *openapi.routes,
         ],
         lifespan=lifespan,
         middleware=middleware,
