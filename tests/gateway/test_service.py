@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -274,3 +275,20 @@ def test_the_anthropic_sdk_raises_on_a_stream_past_the_context(llama_gateway: st
     expected = pytest.raises(anthropic.APIStatusError, match="ended the stream before its last")
     with expected, events as received:
         list(received)
+
+
+def test_a_client_that_leaves_mid_stream_gets_one_client_gone_record(
+    gateway_for: GatewayFactory, faulty: tuple[str, FaultyUpstream], tmp_path: Path
+) -> None:
+    body = {"model": "up/slow-stream", "messages": ASK, "stream": True}
+    with gateway_for([{"name": "up", "base_url": faulty[0]}]) as base:
+        with httpx.stream(
+            "POST", f"{base}/v1/chat/completions", json=body, headers=AUTH
+        ) as response:
+            request_id = response.headers["x-request-id"]
+            next(response.iter_bytes())
+        deadline = time.monotonic() + 10
+        while request_id not in records(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    record = records(tmp_path)[request_id]
+    assert (record["outcome"], record["error"]) == ("client_gone", "client disconnected mid-stream")

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
@@ -239,7 +240,9 @@ async def _settle(
     """Close the upstream, take its usage, and hand the request to the sinks."""
     if kept:
         _keep_response(ctx, bytes(kept))
-    with contextlib.suppress(Exception):
+    # Shielded: a client that left cancels the response's scope, and anyio would cancel
+    # this await too, before the request reached its sinks.
+    with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
         await upstream.stream.aclose()  # type: ignore[union-attr]
     ctx.usage = upstream.usage
     state.in_flight -= 1
