@@ -53,28 +53,42 @@ def _assignment(match: re.Match[str]) -> str:
 
 
 _Replacement = str | Callable[[re.Match[str]], str]
-_PATTERNS: list[tuple[re.Pattern[str], _Replacement]] = [
+# (hints, pattern, replacement): a pattern runs only when one of its hints, lower-cased
+# literal text every match contains, is in the text (a substring test costs far less
+# than a regex scan, and most text holds no secret at all).
+_PATTERNS: list[tuple[tuple[str, ...], re.Pattern[str], _Replacement]] = [
     (
+        ("private key-----",),
         re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
         MASK,
     ),
     # Masked keys as servers print them: "sk-proj-****abcd", "sk-abc1***...***wxyz".
-    (re.compile(r"\b[a-z]{2,5}[-_][A-Za-z0-9_-]*\*{3,}[A-Za-z0-9_-]*"), MASK),
+    (("***",), re.compile(r"\b[a-z]{2,5}[-_][A-Za-z0-9_-]*\*{3,}[A-Za-z0-9_-]*"), MASK),
     (
+        ("authorization",),
         re.compile(
             rf"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:[a-z]+\s+)?)({_TOKEN}{{8,}})"
         ),
         _scheme_credential,
     ),
-    (re.compile(rf"(?i)\b((?:bearer|basic|token)\s+)({_TOKEN}{{8,}})"), _scheme_credential),
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), MASK),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{20,}"), MASK),
-    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), MASK),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), MASK),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), MASK),
-    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@"), r"\1:" + MASK + "@"),
     (
+        ("bearer", "basic", "token"),
+        re.compile(rf"(?i)\b((?:bearer|basic|token)\s+)({_TOKEN}{{8,}})"),
+        _scheme_credential,
+    ),
+    (("sk-",), re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), MASK),
+    (("akia", "asia"), re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),
+    (
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{20,}"),
+        MASK,
+    ),
+    (("xox",), re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), MASK),
+    (("aiza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), MASK),
+    (("eyj",), re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), MASK),
+    (("://",), re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@"), r"\1:" + MASK + "@"),
+    (
+        ("pass", "pwd", "secret", "key", "token", "credential"),
         re.compile(
             r"(?i)\b((?:[a-z0-9_]*[_-])?(?:password|passwd|pwd|passphrase|secret|api[_-]?key"
             r"|access[_-]?key|auth[_-]?token|token|credentials?))"
@@ -121,8 +135,10 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret:
             text = _mask_known(text, secret)
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    lowered = text.lower()
+    for hints, pattern, replacement in _PATTERNS:
+        if any(hint in lowered for hint in hints):
+            text = pattern.sub(replacement, text)
     return text
 
 
