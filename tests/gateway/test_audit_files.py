@@ -190,3 +190,35 @@ async def test_retention_of_a_stopped_writers_stream_keeps_its_head_true(
     report = verify_directory(tmp_path)
     assert report.ok, kinds(report)
     assert sum("removed by retention" in note for note in report.notes) == 2
+
+
+async def test_todays_file_deleted_while_the_gateway_was_down_stays_caught_after_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await write_day(tmp_path, monkeypatch, DAYS[0])
+    await write_day(tmp_path, monkeypatch, DAYS[1], count=4)
+    today = tmp_path / f"audit-{DAYS[1]}.s0.jsonl"
+    today.unlink()
+    await write_day(tmp_path, monkeypatch, DAYS[1], count=2)  # the restart writes it anew
+    report = verify_directory(tmp_path)
+    assert kinds(report) == [(today.name, 1, "deleted")]
+    assert "#1..#4" in report.problems[0].message
+
+
+async def test_the_only_file_deleted_while_the_gateway_was_down_stays_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await write_day(tmp_path, monkeypatch, DAYS[0], count=4)
+    (tmp_path / f"audit-{DAYS[0]}.s0.jsonl").unlink()
+    await write_day(tmp_path, monkeypatch, DAYS[0], count=1)
+    assert kinds(verify_directory(tmp_path)) == [(f"audit-{DAYS[0]}.s0.jsonl", 1, "deleted")]
+
+
+async def test_a_day_deleted_while_the_gateway_was_down_stays_listed_after_a_new_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await write_day(tmp_path, monkeypatch, DAYS[0])
+    await write_day(tmp_path, monkeypatch, DAYS[1])
+    (tmp_path / f"audit-{DAYS[1]}.s0.jsonl").unlink()
+    await write_day(tmp_path, monkeypatch, DAYS[2])
+    assert kinds(verify_directory(tmp_path)) == [(f"audit-{DAYS[1]}.s0.jsonl", 0, "deleted")]

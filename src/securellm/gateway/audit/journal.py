@@ -94,6 +94,7 @@ class Journal:
         self._new_day = False
         self._fd: int | None = None  # the file appended to, kept open
         self._fd_name = ""
+        self._head_hash = GENESIS
 
     # -- start ----------------------------------------------------------------------------
 
@@ -103,6 +104,7 @@ class Journal:
         head = Head.load(self.directory, self.stream)
         if head is not None:
             self.prev, self.head_file = head.hash, head.file
+            self._head_hash = head.hash
         if head is not None and head.files is not None:
             self.files = dict(head.files)
             self.anchor, self.removed_before = head.anchor, head.removed_before
@@ -124,6 +126,8 @@ class Journal:
                 if path == files[-1]:
                     self.seq = last[0]
                 break
+        if self._head_file_gone(files):
+            return []
         if not files:
             return []
         newest = files[-1]
@@ -136,6 +140,24 @@ class Journal:
         self.files[newest.name] = self.seq
         self.head_stale = True
         return rows
+
+    def _head_file_gone(self, files: list[Path]) -> bool:
+        """The newest file the head lists was deleted while no writer ran: go on where the
+        head says the chain ended (its numbering too), so the file is written anew with a gap
+        ``verify`` reports, and the head keeps the count it had."""
+        name = self.head_file
+        if not name or name not in self.files or any(p.name == name for p in files):
+            return False
+        if files and day_of(name) < day_of(files[-1].name):
+            return False
+        self.prev, self.day, self.seq, self.lines = (
+            self._head_hash,
+            day_of(name),
+            self.files[name],
+            0,
+        )
+        log.warning("audit: %s, the newest file of the chain, is missing", name)
+        return True
 
     def close_fragment(self, path: Path) -> list[Placed]:
         """End a torn last line with a newline and record what it was (``audit.repair``)."""
