@@ -29,13 +29,13 @@ def today_file(directory: Path) -> Path:
     return max(directory.glob("audit-*.s0.jsonl"))
 
 
-async def two_days(directory: Path) -> tuple[Path, Path]:
-    """Five records in an older file, five in today's, chained across."""
+async def two_days(directory: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Five records in an older day's file, five in today's, chained across."""
+    with monkeypatch.context() as patch:
+        patch.setattr("securellm.gateway.audit.journal.today", lambda: "2000-01-02")
+        await write_records(directory, 5)
     await write_records(directory, 5)
-    older = directory / "audit-2000-01-02.s0.jsonl"
-    today_file(directory).rename(older)
-    await write_records(directory, 5)
-    return older, today_file(directory)
+    return directory / "audit-2000-01-02.s0.jsonl", today_file(directory)
 
 
 def lines(path: Path) -> list[bytes]:
@@ -46,8 +46,10 @@ def kinds(report: Report) -> list[tuple[str, int, str]]:
     return [(p.file, p.line, p.kind) for p in report.problems]
 
 
-async def test_untouched_trail_verifies_and_says_where_it_ends(tmp_path: Path) -> None:
-    _, newest = await two_days(tmp_path)
+async def test_untouched_trail_verifies_and_says_where_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, newest = await two_days(tmp_path, monkeypatch)
     report = verify_directory(tmp_path)
     assert report.ok
     assert (report.files, report.records) == (2, 10)
@@ -134,9 +136,9 @@ async def test_truncated_newest_file_is_caught_by_the_head(tmp_path: Path) -> No
 
 
 async def test_truncated_older_file_is_named_with_its_count_and_breaks_the_next_link(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    older, newest = await two_days(tmp_path)
+    older, newest = await two_days(tmp_path, monkeypatch)
     older.write_bytes(b"".join(lines(older)[:4]))
     report = verify_directory(tmp_path)
     assert kinds(report) == [(older.name, 4, "truncated"), (newest.name, 1, "truncated")]
