@@ -8,10 +8,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from securellm.core.db import create_engine
+from securellm.gateway.audit.query import AuditFilter, query
 from securellm.gateway.audit.verify import Report, verify_directory
 from securellm.gateway.audit.writer import AuditWriter
 from securellm.gateway.context import RequestContext
 from securellm.gateway.keys import KeyRecord
+from securellm.gateway.migrations import upgrade
 
 KEY = KeyRecord(id="key_1", name="laptop")
 
@@ -142,3 +145,19 @@ async def test_a_torn_line_of_an_older_day_is_repaired_in_its_own_file(
     assert report.ok, kinds(report)
     assert report.repairs[0].startswith(f"{older.name}:3:")
     assert (report.files, report.records) == (2, 5)
+
+
+async def test_the_repair_record_is_in_the_index_too(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path}/gateway.db")
+    await upgrade(engine)
+    audit = tmp_path / "audit"
+    await write_records(audit, 3)
+    tear_last_line(newest(audit))
+    writer = AuditWriter(audit, engine=engine)
+    await writer.start()
+    await writer.close()
+    rows = await query(engine, AuditFilter(outcome="repaired"))
+    await engine.dispose()
+    assert [(r["event_type"], r["file"], r["line"]) for r in rows] == [
+        ("audit.repair", newest(audit).name, 4)
+    ]
