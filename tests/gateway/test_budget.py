@@ -1,35 +1,60 @@
-"""Budgets: reserved atomically, so concurrent requests overspend by less than one request."""
+"""Budgets through a real gateway (SQLite): reserved against the most a request can cost,
+so no number of concurrent requests spends past the budget, with or without max_tokens."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import httpx2 as httpx
 import pytest
 
-from securellm.core.db import create_engine
-from securellm.gateway.migrations import upgrade
-from securellm.gateway.spend import BudgetLedger, Hold, Refusal, period_of
-from support.fake_openai import FakeOpenAI
-from support.gateway import MASTER, UPSTREAM_KEY, GatewayFactory
+from support.asgi_server import serve_app
+from support.gateway import MASTER, GatewayFactory
+from support.verbose_openai import OUTPUT_TOKENS, VerboseOpenAI
 
 ADMIN = {"authorization": f"Bearer {MASTER}"}
-# 1 cent per token: "hello there" costs 2 + 2 tokens = $0.04 through the echo model.
-PRICES = {"prices": {"fake/echo": {"input": 10_000, "output": 10_000}}}
-COST = 0.04
-HELLO = {"model": "fake/echo", "messages": [{"role": "user", "content": "hello there"}]}
+# Output only, at gpt-4o-mini's output price: 500 tokens cost $0.0003 (300,000 nano-USD),
+# the least a capped request is sent with (256 tokens) $0.0001536. Prompts are free here,
+# so a request costs exactly what it reserved and admitted counts are exact.
+PRICE_PER_TOKEN_NANO = 600
+FULL_NANO = OUTPUT_TOKENS * PRICE_PER_TOKEN_NANO
+GATEWAY = {
+    "prices": {
+        "fake/long": {"input": 0, "output": 0.6},
+        "fake/silent": {"input": 0, "output": 0.6},
+    },
+    "max_output_tokens": {"fake/*": OUTPUT_TOKENS},
+}
+HELLO = [{"role": "user", "content": "write me a long story"}]
+
+
+@pytest.fixture(scope="module")
+def verbose() -> Iterator[tuple[str, VerboseOpenAI]]:
+    fake = VerboseOpenAI()
+    with serve_app(fake.app()) as url:
+        yield f"{url}/v1", fake
 
 
 @pytest.fixture
-def gateway(gateway_for: GatewayFactory, fake_upstream: tuple[str, FakeOpenAI]) -> Iterator[str]:
-    provider = {"name": "fake", "base_url": fake_upstream[0], "api_key": UPSTREAM_KEY}
-    with gateway_for([provider], gateway=PRICES, cache={"enabled": False}) as base:
+def upstream(verbose: tuple[str, VerboseOpenAI]) -> VerboseOpenAI:
+    verbose[1].bodies.clear()
+    return verbose[1]
+
+
+@pytest.fixture
+def gateway(gateway_for: GatewayFactory, verbose: tuple[str, VerboseOpenAI]) -> Iterator[str]:
+    url = verbose[0]
+    providers = [
+        {"name": "fake", "base_url": url, "models": ["long", "silent"]},
+        {"name": "openai", "base_url": url, "models": ["gpt-4o-mini", "unpriced"]},
+        {"name": "local", "kind": "llamacpp", "base_url": url, "models": ["long"]},
+    ]
+    # The cache is off: a cache hit costs nothing, so spend would not follow the 200s.
+    with gateway_for(providers, gateway=GATEWAY, cache={"enabled": False}) as base:
         yield base
 
 
@@ -40,23 +65,33 @@ def create_key(base: str, **spec: Any) -> dict[str, Any]:
     return body
 
 
-def settled_budget(base: str, key_id: str) -> dict[str, Any]:
+def chat(base: str, key: str, **body: Any) -> httpx.Response:
+    payload = {"model": "fake/long", "messages": HELLO, **body}
+    headers = {"authorization": f"Bearer {key}"}
+    return httpx.post(f"{base}/v1/chat/completions", json=payload, headers=headers, timeout=30)
+
+
+def settled(base: str, key_id: str) -> dict[str, Any]:
     """The key's budget row once no reservation is left (settlement is asynchronous)."""
     deadline = time.monotonic() + 10
     while True:
         spend = httpx.get(f"{base}/admin/spend", params={"key": key_id}, headers=ADMIN).json()
         row: dict[str, Any] = spend["budgets"][0]
-        if row["reserved_usd"] < 1e-9 or time.monotonic() > deadline:
+        if row["reserved_usd"] == 0 or time.monotonic() > deadline:
             return row
         time.sleep(0.05)
 
 
-async def burst(base: str, key: str, count: int) -> list[tuple[int, dict[str, Any]]]:
+def nano(usd: float) -> int:
+    return round(usd * 1e9)
+
+
+async def burst(base: str, key: str, count: int, **extra: Any) -> list[tuple[int, Any]]:
     headers = {"authorization": f"Bearer {key}"}
+    body = {"model": "fake/long", "messages": HELLO, **extra}
     async with aiohttp.ClientSession() as session:
 
-        async def one() -> tuple[int, dict[str, Any]]:
-            body = {**HELLO, "max_tokens": 4}
+        async def one() -> tuple[int, Any]:
             url = f"{base}/v1/chat/completions"
             async with session.post(url, json=body, headers=headers) as response:
                 return response.status, await response.json()
@@ -64,74 +99,139 @@ async def burst(base: str, key: str, count: int) -> list[tuple[int, dict[str, An
         return await asyncio.gather(*(one() for _ in range(count)))
 
 
-def test_concurrent_requests_overspend_by_less_than_one_request(gateway: str) -> None:
-    key = create_key(gateway, budget_usd=0.2, period="day")
-    results = asyncio.run(burst(gateway, key["key"], 40))
-    row = settled_budget(gateway, key["id"])
-    admitted = [status for status, _ in results if status == 200]
-    assert row["spent_usd"] == pytest.approx(len(admitted) * COST)
-    assert row["spent_usd"] < 0.2 + COST
-    assert len(admitted) >= 1
+def test_fifty_concurrent_requests_without_max_tokens_admit_exactly_what_the_budget_holds(
+    gateway: str, upstream: VerboseOpenAI
+) -> None:
+    key = create_key(gateway, budget_usd=0.005)
+    results = asyncio.run(burst(gateway, key["key"], 50))
+    row = settled(gateway, key["id"])
+    statuses = [status for status, _ in results]
+    # 16 requests of 500 tokens ($0.0048), then one capped at the 333 tokens that $0.0002
+    # buys; what is left ($0.0000002) buys less than 256 tokens.
+    assert statuses.count(200) == 17
+    assert statuses.count(429) == 33
+    assert nano(row["spent_usd"]) == 16 * FULL_NANO + 333 * PRICE_PER_TOKEN_NANO
+    assert nano(row["spent_usd"]) <= 5_000_000
+    assert sorted(b["max_tokens"] for b in upstream.bodies) == [333] + [OUTPUT_TOKENS] * 16
 
 
-def test_budget_refusal_is_a_429_with_a_clear_message(gateway: str) -> None:
-    key = create_key(gateway, budget_usd=0.05, period="day")
-    headers = {"authorization": f"Bearer {key['key']}"}
-    url = f"{gateway}/v1/chat/completions"
-    statuses = []
-    for _ in range(4):
-        statuses.append(httpx.post(url, json=HELLO, headers=headers).status_code)
-        settled_budget(gateway, key["id"])
-    refused = httpx.post(url, json=HELLO, headers=headers)
-    assert statuses[:2] == [200, 200]
+def test_refusals_under_load_are_budget_errors_in_the_openai_shape(gateway: str) -> None:
+    key = create_key(gateway, budget_usd=0.001)
+    results = asyncio.run(burst(gateway, key["key"], 20))
+    refused = [body["error"] for status, body in results if status == 429]
+    assert refused
+    assert {(e["type"], e["code"]) for e in refused} == {("insufficient_quota", "budget_exceeded")}
+
+
+def test_requests_with_max_tokens_admit_exactly_what_the_budget_holds(gateway: str) -> None:
+    key = create_key(gateway, budget_usd=0.0013)  # four requests of 500 tokens, and a bit
+    results = asyncio.run(burst(gateway, key["key"], 40, max_tokens=OUTPUT_TOKENS))
+    row = settled(gateway, key["id"])
+    assert [status for status, _ in results].count(200) == 4
+    assert nano(row["spent_usd"]) == 4 * FULL_NANO
+
+
+def test_gpt_4o_mini_at_list_prices_never_spends_past_the_budget(gateway: str) -> None:
+    key = create_key(gateway, budget_usd=0.005)
+    results = asyncio.run(burst(gateway, key["key"], 50, model="openai/gpt-4o-mini"))
+    row = settled(gateway, key["id"])
+    assert [s for s, _ in results].count(200) >= 1
+    assert 0 < nano(row["spent_usd"]) <= 5_000_000
+
+
+def test_a_request_without_max_tokens_is_sent_with_what_the_budget_affords(
+    gateway: str, upstream: VerboseOpenAI
+) -> None:
+    key = create_key(gateway, budget_usd=0.0011)
+    for _ in range(3):
+        assert chat(gateway, key["key"]).status_code == 200
+        settled(gateway, key["id"])
+    capped = chat(gateway, key["key"])
+    assert capped.status_code == 200
+    assert capped.headers["x-securellm-max-tokens"] == "333"
+    assert capped.json()["choices"][0]["finish_reason"] == "length"
+    assert upstream.bodies[-1]["max_tokens"] == 333
+    assert nano(settled(gateway, key["id"])["spent_usd"]) == 3 * FULL_NANO + 333 * 600
+
+
+def test_a_request_with_max_tokens_is_refused_rather_than_cut_short(gateway: str) -> None:
+    key = create_key(gateway, budget_usd=0.0011)
+    for _ in range(3):
+        assert chat(gateway, key["key"], max_tokens=OUTPUT_TOKENS).status_code == 200
+        settled(gateway, key["id"])
+    refused = chat(gateway, key["key"], max_tokens=OUTPUT_TOKENS)
     assert refused.status_code == 429
-    error = refused.json()["error"]
-    assert error["code"] == "budget_exceeded"
-    assert error["type"] == "insufficient_quota"
-    assert "budget exhausted" in error["message"] and "daily budget" in error["message"]
-    assert int(refused.headers["retry-after"]) >= 1
+    assert "needs $0.0003 reserved" in refused.json()["error"]["message"]
+
+
+def test_the_refusal_shows_spent_and_reserved_to_the_nano_dollar(gateway: str) -> None:
+    key = create_key(gateway, budget_usd=0.001, period="day")
+    for _ in range(3):
+        chat(gateway, key["key"])
+        settled(gateway, key["id"])
+    refused = chat(gateway, key["key"])
+    message = refused.json()["error"]["message"]
+    assert refused.status_code == 429
+    assert "key 'budgeted' has $0.0009 spent and $0.00 reserved" in message
+    assert "of its $0.001 daily budget" in message
+    assert "needs $0.0001536 reserved (its prompt and at most 256 output tokens)" in message
+    assert "resets at" in message and int(refused.headers["retry-after"]) >= 1
 
 
 def test_cost_comes_from_the_real_usage(gateway: str) -> None:
-    key = create_key(gateway, budget_usd=100.0, period="total")
-    headers = {"authorization": f"Bearer {key['key']}"}
-    body = {**HELLO, "messages": [{"role": "user", "content": "one two three four five"}]}
-    httpx.post(f"{gateway}/v1/chat/completions", json=body, headers=headers)
-    assert settled_budget(gateway, key["id"])["spent_usd"] == pytest.approx(0.10)
+    key = create_key(gateway, budget_usd=1.0)
+    chat(gateway, key["key"], max_tokens=40)
+    assert nano(settled(gateway, key["id"])["spent_usd"]) == 40 * PRICE_PER_TOKEN_NANO
 
 
-def test_day_month_and_total_periods_have_stable_names() -> None:
-    now = datetime(2026, 11, 21, 23, 59, tzinfo=UTC)
-    assert period_of("day", now) == ("2026-11-21", datetime(2026, 11, 22, tzinfo=UTC))
-    assert period_of("month", now) == ("2026-11", datetime(2026, 12, 1, tzinfo=UTC))
-    assert period_of("total", now) == ("total", None)
+def test_a_streamed_request_is_charged_its_streamed_usage(gateway: str) -> None:
+    key = create_key(gateway, budget_usd=1.0)
+    reply = chat(gateway, key["key"], stream=True, max_tokens=30)
+    assert reply.status_code == 200 and reply.text.endswith("data: [DONE]\n\n")
+    assert nano(settled(gateway, key["id"])["spent_usd"]) == 30 * PRICE_PER_TOKEN_NANO
 
 
-async def test_ledger_refuses_once_spent_reaches_the_budget(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path}/budget.db")
-    await upgrade(engine)
-    ledger = BudgetLedger(engine)
-    hold = await ledger.reserve("k", "total", 1.0, 0.5)
-    assert isinstance(hold, Hold)
-    await ledger.settle(hold, 1.0)
-    refusal = await ledger.reserve("k", "total", 1.0, 0.5)
-    usage = await ledger.usage("k", "total")
-    ledger.close()
-    await engine.dispose()
-    assert isinstance(refusal, Refusal) and refusal.spent == 1.0
-    assert usage["spent_usd"] == 1.0 and usage["reserved_usd"] == 0.0
+def test_an_answer_without_usage_is_charged_its_whole_reservation(gateway: str) -> None:
+    key = create_key(gateway, budget_usd=1.0)
+    assert chat(gateway, key["key"], model="fake/silent").status_code == 200
+    assert nano(settled(gateway, key["id"])["spent_usd"]) == FULL_NANO
 
 
-async def test_ledger_settle_replaces_the_reservation(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path}/budget.db")
-    await upgrade(engine)
-    ledger = BudgetLedger(engine)
-    hold = await ledger.reserve("k", "day", 1.0, 0.3)
-    during = await ledger.usage("k", "day")
-    assert isinstance(hold, Hold)
-    await ledger.settle(hold, 0.1)
-    after = await ledger.usage("k", "day")
-    ledger.close()
-    await engine.dispose()
-    assert (during["reserved_usd"], during["spent_usd"]) == (0.3, 0.0)
-    assert (after["reserved_usd"], after["spent_usd"]) == (0.0, 0.1)
+def test_a_budgeted_key_is_refused_a_model_with_no_known_price(gateway: str) -> None:
+    key = create_key(gateway, budget_usd=1.0)
+    refused = chat(gateway, key["key"], model="openai/unpriced")
+    error = refused.json()["error"]
+    assert refused.status_code == 403
+    assert (error["type"], error["code"]) == ("permission_error", "model_not_priced")
+    assert 'gateway.prices."openai/unpriced"' in error["message"]
+
+
+def test_a_key_without_budget_may_use_a_model_with_no_known_price(gateway: str) -> None:
+    key = create_key(gateway)
+    assert chat(gateway, key["key"], model="openai/unpriced").status_code == 200
+
+
+def test_free_models_are_never_refused_by_the_budget(gateway: str) -> None:
+    key = create_key(gateway, budget_usd=0.0003)
+    assert chat(gateway, key["key"]).status_code == 200  # spends the whole budget
+    settled(gateway, key["id"])
+    assert chat(gateway, key["key"]).status_code == 429
+    assert chat(gateway, key["key"], model="local/long").status_code == 200
+
+
+def test_spend_counts_only_admitted_requests(gateway: str) -> None:
+    key = create_key(gateway, budget_usd=0.0006)
+    statuses = []
+    for _ in range(4):
+        statuses.append(chat(gateway, key["key"], max_tokens=OUTPUT_TOKENS).status_code)
+        settled(gateway, key["id"])
+    deadline = time.monotonic() + 10
+    while True:  # the audit index is written in the background
+        audit = httpx.get(f"{gateway}/admin/audit", params={"key": key["id"]}, headers=ADMIN)
+        if len(audit.json()["data"]) == 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    params = {"key": key["id"], "group_by": "key"}
+    body = httpx.get(f"{gateway}/admin/spend", params=params, headers=ADMIN).json()
+    assert statuses == [200, 200, 429, 429]
+    assert [row["requests"] for row in body["data"]] == [2]

@@ -6,7 +6,7 @@ import pytest
 
 from securellm.core.config import ProviderSettings
 from securellm.core.config.sections import ModelPrice
-from securellm.gateway.pricing import PriceTable
+from securellm.gateway.pricing import Price, PriceTable
 from securellm.providers.base import Usage
 
 
@@ -41,8 +41,34 @@ def test_local_providers_are_free() -> None:
     assert table().cost("ollama", "llama3", Usage(1000, 1000)) == 0.0
 
 
-def test_unknown_models_cost_nothing() -> None:
+def test_unknown_models_cost_nothing_but_have_no_known_price() -> None:
     assert table().cost("openai", "a-model-nobody-prices", Usage(1000, 1000)) == 0.0
+    assert table().known_price("openai", "a-model-nobody-prices") is None
+
+
+def test_local_models_have_a_known_price_of_nothing() -> None:
+    assert table().known_price("local", "anything") == Price(0.0, 0.0)
+
+
+def test_dated_openai_snapshots_have_their_alias_price() -> None:
+    assert table().price("openai", "gpt-4o-mini-2024-07-18") == table().price(
+        "openai", "gpt-4o-mini"
+    )
+
+
+def test_nano_dollars_price_a_call_exactly_in_integers() -> None:
+    price = table().price("openai", "gpt-4o-mini")
+    assert price.nano(1_000, 500) == 150_000 + 300_000
+    assert price.nano(1_000, 0, cached_tokens=1_000) == 75_000
+
+
+def test_maximum_output_comes_from_the_table_and_config_overrides_it() -> None:
+    assert table().max_output("openai", "gpt-4o-mini") == 16_384
+    assert table().max_output("claude", "claude-opus-4-1-20250805") == 32_000
+    assert table().max_output("claude", "claude-opus-4-5-20251101") == 64_000
+    assert table().max_output("local", "gemma-3-270m") is None
+    overridden = PriceTable({}, None, {"local/*": 8_192})
+    assert overridden.max_output("local", "gemma-3-270m") == 8_192
 
 
 def test_config_override_wins_over_the_default() -> None:

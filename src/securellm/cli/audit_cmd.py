@@ -19,7 +19,7 @@ from securellm.core.config import Settings
 from securellm.core.db import create_engine
 from securellm.gateway.audit import query as audit_query
 from securellm.gateway.audit.verify import verify_directory
-from securellm.gateway.keys import KeyNotFound, KeyStore
+from securellm.gateway.keys import AmbiguousKey, KeyNotFound, KeyStore
 from securellm.gateway.migrations import upgrade
 
 T = TypeVar("T")
@@ -98,7 +98,7 @@ def _filter(
     async def lookup(engine: Any) -> str | None:
         try:
             return (await KeyStore(engine).get(key)).id
-        except KeyNotFound:
+        except (KeyNotFound, AmbiguousKey):  # several keys share the name: match it
             return None
 
     key_id = _run(settings, lookup)

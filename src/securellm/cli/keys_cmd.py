@@ -1,11 +1,17 @@
-"""``securellm keys``: virtual API keys, stored hashed, managed from the command line."""
+"""``securellm keys``: virtual API keys, stored hashed, managed from the command line.
+
+Names are unique among live keys. ``revoke``, ``update`` and ``regenerate`` take an id or a
+name; a name several keys share (possible in databases from before unique names) is
+refused with the candidates, to be named by id.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -13,13 +19,54 @@ from rich.table import Table
 from securellm.cli.common import ConfigOption, fail, out_console, settings_or_exit
 from securellm.core.config import Settings
 from securellm.core.db import create_engine
-from securellm.gateway.keys import BudgetPeriod, KeyNotFound, KeyStore, NewKey
+from securellm.core.errors import InvalidRequest, SecureLLMError
+from securellm.gateway.keys import (
+    UNSET,
+    BudgetPeriod,
+    KeyNotFound,
+    KeyRecord,
+    KeyStore,
+    KeyUpdate,
+    NewKey,
+)
 
 T = TypeVar("T")
 keys_app = typer.Typer(help="Manage virtual API keys (stored hashed).", no_args_is_help=True)
+KeyArgument = Annotated[str, typer.Argument(help="Key id or name.")]
+Models = Annotated[
+    list[str] | None, typer.Option("--models", help="Allowed models (repeat; globs ok).")
+]
+Rpm = Annotated[int | None, typer.Option(min=1, help="Requests per minute.")]
+Tpm = Annotated[int | None, typer.Option(min=1, help="Tokens per minute.")]
+Concurrency = Annotated[int | None, typer.Option(min=1, help="Requests in flight at once.")]
+Budget = Annotated[float | None, typer.Option(min=0.000001, help="Budget in USD.")]
+Period = Annotated[str | None, typer.Option(help="Budget period: day, month or total.")]
+Expires = Annotated[str | None, typer.Option(help="30d, 12h, or an ISO date.")]
+
+
+class Clearable(StrEnum):
+    models = "models"
+    rpm = "rpm"
+    tpm = "tpm"
+    max_concurrency = "max-concurrency"
+    budget = "budget"
+    expires = "expires"
+
+
+CLEARS = {
+    Clearable.models: ("models",),
+    Clearable.rpm: ("rpm",),
+    Clearable.tpm: ("tpm",),
+    Clearable.max_concurrency: ("max_concurrency",),
+    Clearable.budget: ("budget_usd", "budget_period"),
+    Clearable.expires: ("expires_at",),
+}
 
 
 def _with_store(settings: Settings, action: Callable[[KeyStore], Awaitable[T]]) -> T:
+    """Run ``action`` on the store; refusals (taken or ambiguous name, unknown key, past
+    expiry) end the command with their message."""
+
     async def run() -> T:
         engine = create_engine(settings.database_url)
         try:
@@ -29,7 +76,14 @@ def _with_store(settings: Settings, action: Callable[[KeyStore], Awaitable[T]]) 
         finally:
             await engine.dispose()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except KeyNotFound as exc:
+        fail(f"no key with id or name {exc.args[0]!r}")
+    except InvalidRequest as exc:
+        fail(exc.message, 2)
+    except SecureLLMError as exc:
+        fail(exc.message)
 
 
 def _expiry(value: str | None) -> datetime | None:
@@ -37,8 +91,6 @@ def _expiry(value: str | None) -> datetime | None:
         return None
     units = {"d": 86400, "h": 3600, "m": 60}
     if value[:-1].isdigit() and value[-1] in units:
-        from datetime import timedelta
-
         return datetime.now(UTC) + timedelta(seconds=int(value[:-1]) * units[value[-1]])
     try:
         parsed = datetime.fromisoformat(value)
@@ -47,30 +99,30 @@ def _expiry(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _period(period: str | None) -> BudgetPeriod | None:
+    if period is not None and period not in ("day", "month", "total"):
+        fail("--period must be day, month or total", 2)
+    return period  # type: ignore[return-value]
+
+
 @keys_app.command("create")
 def create(
-    name: Annotated[str, typer.Argument(help="A name to recognise the key by.")],
+    name: Annotated[str, typer.Argument(help="A name to recognise the key by (unique).")],
     config: ConfigOption = None,
-    models: Annotated[
-        list[str] | None, typer.Option("--models", help="Allowed models (repeat; globs ok).")
-    ] = None,
-    rpm: Annotated[int | None, typer.Option(min=1, help="Requests per minute.")] = None,
-    tpm: Annotated[int | None, typer.Option(min=1, help="Tokens per minute.")] = None,
-    max_concurrency: Annotated[
-        int | None, typer.Option(min=1, help="Requests in flight at once.")
-    ] = None,
-    budget: Annotated[float | None, typer.Option(min=0.000001, help="Budget in USD.")] = None,
-    period: Annotated[str | None, typer.Option(help="Budget period: day, month or total.")] = None,
-    expires: Annotated[str | None, typer.Option(help="30d, 12h, or an ISO date.")] = None,
+    models: Models = None,
+    rpm: Rpm = None,
+    tpm: Tpm = None,
+    max_concurrency: Concurrency = None,
+    budget: Budget = None,
+    period: Period = None,
+    expires: Expires = None,
     log_content: Annotated[
         bool, typer.Option(help="Record prompts/responses (redacted) in the audit trail.")
     ] = False,
 ) -> None:
     """Create a key and print it once: it cannot be shown again."""
-    if period is not None and period not in ("day", "month", "total"):
-        fail("--period must be day, month or total", 2)
+    budget_period = _period(period)
     settings = settings_or_exit(config)
-    budget_period: BudgetPeriod | None = period  # type: ignore[assignment]
     spec = NewKey(
         name=name,
         models=models or None,
@@ -83,9 +135,7 @@ def create(
         log_content=log_content,
     )
     record, plaintext = _with_store(settings, lambda store: store.create(spec))
-    out_console.print(f"created key [bold]{record.name}[/] ({record.id})", highlight=False)
-    out_console.print("store it now, it will not be shown again:", highlight=False)
-    typer.echo(plaintext)
+    _print_secret(f"created key [bold]{record.name}[/] ({record.id})", plaintext)
 
 
 @keys_app.command("list")
@@ -110,16 +160,75 @@ def list_keys(config: ConfigOption = None) -> None:
 
 
 @keys_app.command("revoke")
-def revoke(
-    key: Annotated[str, typer.Argument(help="Key id or name.")], config: ConfigOption = None
-) -> None:
+def revoke(key: KeyArgument, config: ConfigOption = None) -> None:
     """Revoke a key; requests with it get 401 from then on."""
     settings = settings_or_exit(config)
-    try:
-        record = _with_store(settings, lambda store: store.revoke(key))
-    except KeyNotFound:
-        fail(f"no key with id or name {key!r}")
+    record = _with_store(settings, lambda store: store.revoke(key))
     out_console.print(f"revoked {record.name} ({record.id})", highlight=False)
+
+
+@keys_app.command("update")
+def update(
+    key: KeyArgument,
+    config: ConfigOption = None,
+    models: Models = None,
+    rpm: Rpm = None,
+    tpm: Tpm = None,
+    max_concurrency: Concurrency = None,
+    budget: Budget = None,
+    period: Period = None,
+    expires: Expires = None,
+    clear: Annotated[
+        list[Clearable] | None, typer.Option("--clear", help="Remove a limit (repeat).")
+    ] = None,
+) -> None:
+    """Change a key's limits, budget, period, expiry or models; its secret stays."""
+    given: dict[str, Any] = {
+        "models": models or None,
+        "rpm": rpm,
+        "tpm": tpm,
+        "max_concurrency": max_concurrency,
+        "budget_usd": budget,
+        "budget_period": _period(period),
+        "expires_at": _expiry(expires),
+    }
+    changes = {name: value for name, value in given.items() if value is not None}
+    for item in clear or ():
+        for name in CLEARS[item]:
+            if name in changes:
+                fail(f"--clear {item.value} contradicts the value given for it", 2)
+            changes[name] = None
+    if not changes:
+        fail("nothing to change: give a limit to set or --clear one", 2)
+    settings = settings_or_exit(config)
+    change = KeyUpdate(**{name: changes.get(name, UNSET) for name in given})
+    record = _with_store(settings, lambda store: store.update(key, change))
+    out_console.print(f"updated {record.name} ({record.id}): {_summary(record)}", highlight=False)
+
+
+@keys_app.command("regenerate")
+def regenerate(key: KeyArgument, config: ConfigOption = None) -> None:
+    """Give a key a new secret, printed once; the old secret stops working (at once on
+    this database; running gateways cache keys for up to 5 s)."""
+    settings = settings_or_exit(config)
+    record, plaintext = _with_store(settings, lambda store: store.regenerate(key))
+    _print_secret(f"new secret for [bold]{record.name}[/] ({record.id})", plaintext)
+
+
+def _print_secret(headline: str, plaintext: str) -> None:
+    out_console.print(headline, highlight=False)
+    out_console.print("store it now, it will not be shown again:", highlight=False)
+    typer.echo(plaintext)
+
+
+def _summary(record: KeyRecord) -> str:
+    budget = f"${record.budget_usd}/{record.budget_period}" if record.budget_usd else "none"
+    expiry = record.expires_at.isoformat(timespec="minutes") if record.expires_at else "never"
+    return (
+        f"models {','.join(record.models) if record.models else 'all'}, "
+        f"rpm {record.rpm or '-'}, tpm {record.tpm or '-'}, "
+        f"concurrency {record.max_concurrency or '-'}, budget {budget}, expires {expiry}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -6,11 +6,17 @@ import hmac
 import time
 from collections.abc import Mapping
 
-from securellm.core.errors import AuthenticationFailed
+from securellm.core.errors import AuthenticationFailed, PermissionDenied
 from securellm.gateway.keys import MASTER, KeyRecord, KeyStore
 
 CACHE_TTL_S = 5.0
 CACHE_MAX = 10_000
+
+
+class AdminRequired(PermissionDenied):
+    """A valid key that is not the master key, on an admin endpoint (403, not 401)."""
+
+    code = "admin_required"
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
@@ -55,11 +61,14 @@ class Authenticator:
         return record
 
     def require_admin(self, record: KeyRecord) -> None:
+        """After :meth:`authenticate` (which answers 401 to a missing or wrong key): a valid
+        virtual key is known but not allowed here, so 403."""
         if not record.is_admin:
-            raise AuthenticationFailed("this endpoint needs the master key")
+            raise AdminRequired("this endpoint needs the master key; this key is not allowed")
 
     def forget(self, key_id: str) -> None:
-        """Drop a key from the cache (after revoke) so the change applies at once."""
+        """Drop a key from the cache (after a revoke, update or regenerate) so the change
+        applies at once in this process."""
         for cached_key, (_, record) in list(self._cache.items()):
             if record.id == key_id:
                 del self._cache[cached_key]

@@ -1,22 +1,31 @@
-"""Virtual API keys: created once (plaintext shown once), stored as SHA-256 hashes."""
+"""Virtual API keys: created once (plaintext shown once), stored as SHA-256 hashes.
+
+A live (not revoked) key's name is unique: the ``active_name`` column carries it under a
+unique index, so two gateways creating the same name at once cannot both succeed.
+"""
 
 from __future__ import annotations
 
+import enum
 import hashlib
+import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from securellm.core.errors import SecureLLMError, UnprocessableRequest
 from securellm.gateway.migrations import upgrade
 from securellm.gateway.tables import api_keys
 
 KEY_PREFIX = "sk-sl-"
+KEY_ID = re.compile(r"key_[0-9a-f]{16}")
 BudgetPeriod = Literal["day", "month", "total"]
 
 
@@ -73,6 +82,11 @@ class KeyRecord:
             "created_at": self.created_at.isoformat(),
         }
 
+    def describe(self) -> str:
+        """``key_… (sk-sl-abcd…, created 2026-11-21)``: enough to tell namesakes apart."""
+        state = ", revoked" if self.revoked else ""
+        return f"{self.id} ({self.prefix}…, created {self.created_at:%Y-%m-%d}{state})"
+
 
 MASTER = KeyRecord(id="master", name="master", is_admin=True)
 
@@ -93,8 +107,79 @@ class NewKey:
     expires_at: datetime | None = None
 
 
+class Unset(enum.Enum):
+    """Marks a :class:`KeyUpdate` field left as it is (``None`` clears a limit)."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
+@dataclass(frozen=True)
+class KeyUpdate:
+    """Changes for :meth:`KeyStore.update`: ``UNSET`` keeps a field, ``None`` clears it."""
+
+    models: Sequence[str] | Unset | None = UNSET
+    rpm: int | Unset | None = UNSET
+    tpm: int | Unset | None = UNSET
+    max_concurrency: int | Unset | None = UNSET
+    budget_usd: float | Unset | None = UNSET
+    budget_period: BudgetPeriod | Unset | None = UNSET
+    expires_at: datetime | Unset | None = UNSET
+    log_content: bool | Unset = UNSET
+    cache_enabled: bool | Unset = UNSET
+
+    def changes(self) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: value for name, value in values.items() if value is not UNSET}
+
+
 class KeyNotFound(LookupError):
     """No key has that id or name."""
+
+
+class KeyNameTaken(SecureLLMError):
+    status = 409
+    error_type = "invalid_request_error"
+    code = "key_name_taken"
+
+
+class AmbiguousKey(SecureLLMError):
+    """A name several keys share: the caller must pick one by id."""
+
+    status = 409
+    error_type = "invalid_request_error"
+    code = "ambiguous_key_name"
+
+    def __init__(self, name: str, candidates: Sequence[KeyRecord]) -> None:
+        listed = "; ".join(c.describe() for c in candidates)
+        super().__init__(f"{len(candidates)} keys are named {name!r}: {listed}; name one by its id")
+        self.candidates = tuple(candidates)
+
+
+class KeyRevoked(SecureLLMError):
+    status = 409
+    error_type = "invalid_request_error"
+    code = "key_revoked"
+
+
+def _check_expiry(expires_at: datetime | None) -> datetime | None:
+    expires_at = _aware(expires_at)
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        when = expires_at.isoformat(timespec="seconds")
+        raise UnprocessableRequest(
+            f"expires_at {when} is already past: a key must expire in the future",
+            param="expires_at",
+        )
+    return expires_at
+
+
+def _check_name(name: str) -> None:
+    if KEY_ID.fullmatch(name):
+        raise UnprocessableRequest(
+            f"{name!r} looks like a key id; choose another name", param="name"
+        )
 
 
 class KeyStore:
@@ -108,7 +193,11 @@ class KeyStore:
         await upgrade(self.engine)
 
     async def create(self, spec: NewKey) -> tuple[KeyRecord, str]:
-        """Store a new key and return it with its plaintext (the only time it exists)."""
+        """Store a new key and return it with its plaintext (the only time it exists).
+
+        Refused when a live key has the name (:class:`KeyNameTaken`) or the expiry is past.
+        """
+        _check_name(spec.name)
         plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
         record = KeyRecord(
             id="key_" + secrets.token_hex(8),
@@ -121,14 +210,26 @@ class KeyStore:
             budget_period=spec.budget_period or ("total" if spec.budget_usd else None),
             log_content=spec.log_content,
             cache_enabled=spec.cache_enabled,
-            expires_at=spec.expires_at,
+            expires_at=_check_expiry(spec.expires_at),
             prefix=plaintext[: len(KEY_PREFIX) + 4],
         )
         row = _row_of(record)
-        row["key_hash"] = hash_key(plaintext)
-        async with self.engine.begin() as conn:
-            await conn.execute(api_keys.insert().values(**row))
-        return record, plaintext
+        row.update(key_hash=hash_key(plaintext), active_name=record.name)
+        holders = await self._live_named(record.name)
+        if not holders:
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(api_keys.insert().values(**row))
+            except IntegrityError:  # another create of the same name won the race
+                holders = await self._live_named(record.name)
+            else:
+                return record, plaintext
+        which = ", ".join(k.describe() for k in holders) or "another key"
+        raise KeyNameTaken(
+            f"a key named {record.name!r} already exists: {which}; choose another name,"
+            " or update or regenerate that key",
+            param="name",
+        )
 
     async def by_plaintext(self, plaintext: str) -> KeyRecord | None:
         async with self.engine.connect() as conn:
@@ -147,18 +248,76 @@ class KeyStore:
         return [_record_of(r) for r in rows]
 
     async def get(self, id_or_name: str) -> KeyRecord:
-        for record in await self.list():
-            if id_or_name in (record.id, record.name):
+        """The key with that id; else the one live key with that name (else the one revoked
+        key). Raises :class:`KeyNotFound`, or :class:`AmbiguousKey` listing the namesakes."""
+        c = api_keys.c
+        query = select(api_keys).where(or_(c.id == id_or_name, c.name == id_or_name))
+        async with self.engine.connect() as conn:
+            records = [_record_of(r) for r in (await conn.execute(query)).mappings().all()]
+        for record in records:
+            if record.id == id_or_name:
                 return record
-        raise KeyNotFound(id_or_name)
+        candidates = [r for r in records if not r.revoked] or records
+        if not candidates:
+            raise KeyNotFound(id_or_name)
+        if len(candidates) > 1:
+            raise AmbiguousKey(id_or_name, sorted(candidates, key=lambda r: r.created_at))
+        return candidates[0]
 
     async def revoke(self, id_or_name: str) -> KeyRecord:
         record = await self.get(id_or_name)
         async with self.engine.begin() as conn:
             await conn.execute(
-                update(api_keys).where(api_keys.c.id == record.id).values(revoked=True)
+                update(api_keys)
+                .where(api_keys.c.id == record.id)
+                .values(revoked=True, active_name=None)
             )
-        return KeyRecord(**{**record.__dict__, "revoked": True})
+        return replace(record, revoked=True)
+
+    async def update(self, id_or_name: str, change: KeyUpdate) -> KeyRecord:
+        """Change a live key's limits, budget, expiry or models; its secret stays."""
+        record = await self._live(id_or_name, "updated")
+        values = change.changes()
+        if "expires_at" in values:
+            values["expires_at"] = _check_expiry(values["expires_at"])
+        if "models" in values:
+            values["models"] = tuple(values["models"]) if values["models"] else None
+        updated = replace(record, **values)
+        if updated.budget_usd is None:
+            updated = replace(updated, budget_period=None)
+        elif updated.budget_period is None:
+            updated = replace(updated, budget_period="total")
+        row = _row_of(updated)
+        for fixed in ("id", "name", "prefix", "revoked", "created_at"):
+            del row[fixed]
+        async with self.engine.begin() as conn:
+            await conn.execute(update(api_keys).where(api_keys.c.id == record.id).values(**row))
+        return updated
+
+    async def regenerate(self, id_or_name: str) -> tuple[KeyRecord, str]:
+        """Give a live key a new secret; the old one stops matching at once."""
+        record = await self._live(id_or_name, "regenerated")
+        plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
+        updated = replace(record, prefix=plaintext[: len(KEY_PREFIX) + 4])
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == record.id)
+                .values(key_hash=hash_key(plaintext), prefix=updated.prefix)
+            )
+        return updated, plaintext
+
+    async def _live(self, id_or_name: str, verb: str) -> KeyRecord:
+        record = await self.get(id_or_name)
+        if record.revoked:
+            raise KeyRevoked(f"key {record.describe()} is revoked and cannot be {verb}")
+        return record
+
+    async def _live_named(self, name: str) -> tuple[KeyRecord, ...]:
+        c = api_keys.c
+        query = select(api_keys).where(c.name == name, c.revoked.is_(False))
+        async with self.engine.connect() as conn:
+            return tuple(_record_of(r) for r in (await conn.execute(query)).mappings().all())
 
 
 def _row_of(record: KeyRecord) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""What a call costs: USD per 1M tokens for the seed providers' models, overridable in config.
+"""What a call costs, and the most it can write: prices and maximum output per model.
 
 Prices are the providers' published list prices (USD per 1M tokens; input, output, and
 cached input where the provider discounts it). Local upstreams (Ollama, llama.cpp, offload,
 vLLM, TGI) cost nothing. ``[gateway.prices."provider/model"]`` (or a bare model name, or a
-glob) overrides any entry.
+glob) overrides any entry. Beside them, each model's published maximum output
+(``[gateway.max_output_tokens]`` overrides it the same way): budgets reserve against it for a
+request that sets no output limit.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import TypeVar
 
 from securellm.core.config import ProviderSettings
 from securellm.core.config.sections import ModelPrice
 from securellm.providers.base import Usage
 
+T = TypeVar("T")
 FREE_KINDS = frozenset({"ollama", "offload", "vllm", "tgi", "llamacpp"})
 
 
@@ -41,6 +45,17 @@ class Price:
     def estimate(self, prompt_tokens: int, output_tokens: int) -> float:
         return (prompt_tokens * self.input + output_tokens * self.output) / 1_000_000
 
+    def nano(self, prompt_tokens: int, output_tokens: int, cached_tokens: int = 0) -> int:
+        """Cost in nano-USD (10^-9 USD), the budget ledger's exact integer unit.
+
+        The same arithmetic prices a reservation and a settlement, so a call that uses
+        exactly what it reserved is charged exactly what it reserved.
+        """
+        cached = min(cached_tokens, prompt_tokens) if self.cached_input else 0
+        fresh = prompt_tokens - cached
+        total = fresh * self.input + cached * (self.cached_input or 0.0)
+        return round((total + output_tokens * self.output) * 1000)
+
 
 FREE = Price(0.0, 0.0)
 
@@ -58,9 +73,18 @@ DEFAULT_PRICES: dict[str, Price] = {
     "o3-mini": Price(1.10, 4.40, 0.55),
     "o4-mini": Price(1.10, 4.40, 0.275),
     "gpt-3.5-turbo": Price(0.50, 1.50),
+    "gpt-4o-2024-05-13": Price(5.00, 15.00),
+    "gpt-4o-mini-20*": Price(0.15, 0.60, 0.075),  # dated snapshots: the alias's price
+    "gpt-4o-20*": Price(2.50, 10.00, 1.25),
+    "gpt-4.1-mini-20*": Price(0.40, 1.60, 0.10),
+    "gpt-4.1-nano-20*": Price(0.10, 0.40, 0.025),
+    "gpt-4.1-20*": Price(2.00, 8.00, 0.50),
+    "o3-mini-20*": Price(1.10, 4.40, 0.55),
+    "o4-mini-20*": Price(1.10, 4.40, 0.275),
     "text-embedding-3-small": Price(0.02, 0.0),
     "text-embedding-3-large": Price(0.13, 0.0),
     # Anthropic (cached input = cache read)
+    "claude-opus-4-5*": Price(5.00, 25.00, 0.50),
     "claude-opus-4*": Price(15.00, 75.00, 1.50),
     "claude-sonnet-4*": Price(3.00, 15.00, 0.30),
     "claude-3-7-sonnet*": Price(3.00, 15.00, 0.30),
@@ -71,45 +95,88 @@ DEFAULT_PRICES: dict[str, Price] = {
 }
 
 
+# Published maximum output tokens per request (the first matching pattern wins).
+DEFAULT_MAX_OUTPUT: dict[str, int] = {
+    "deepseek-chat": 8_192,
+    "deepseek-reasoner": 65_536,
+    "gpt-4o": 16_384,
+    "gpt-4o-mini": 16_384,
+    "gpt-4.1": 32_768,
+    "gpt-4.1-mini": 32_768,
+    "gpt-4.1-nano": 32_768,
+    "o3-mini": 100_000,
+    "o4-mini": 100_000,
+    "gpt-3.5-turbo": 4_096,
+    "gpt-4o-2024-05-13": 4_096,
+    "gpt-4o-mini-20*": 16_384,
+    "gpt-4o-20*": 16_384,
+    "gpt-4.1-*": 32_768,
+    "o3-mini-20*": 100_000,
+    "o4-mini-20*": 100_000,
+    "text-embedding-3-*": 0,
+    "claude-opus-4-5*": 64_000,
+    "claude-opus-4*": 32_000,
+    "claude-sonnet-4*": 64_000,
+    "claude-3-7-sonnet*": 64_000,
+    "claude-3-5-sonnet*": 8_192,
+    "claude-3-5-haiku*": 8_192,
+    "claude-haiku-4*": 64_000,
+    "claude-3-haiku*": 4_096,
+}
+
+
+def _match(table: Mapping[str, T], provider: str, model: str) -> T | None:
+    """``provider/model``, then the bare model, then the first glob matching either."""
+    qualified = f"{provider}/{model}"
+    for name in (qualified, model):
+        if name in table:
+            return table[name]
+    for pattern, value in table.items():
+        if fnmatchcase(qualified, pattern) or fnmatchcase(model, pattern):
+            return value
+    return None
+
+
 class PriceTable:
-    """Looks up the price of ``provider/model``: config overrides first, then the defaults."""
+    """Looks up ``provider/model``: config overrides first, then the built-in tables."""
 
     def __init__(
         self,
         providers: Mapping[str, ProviderSettings],
         overrides: Mapping[str, ModelPrice] | None = None,
+        max_output: Mapping[str, int] | None = None,
     ) -> None:
         self._kinds = {name: p.kind for name, p in providers.items()}
         self._overrides = {
             pattern: Price(p.input, p.output, p.cached_input)
             for pattern, p in (overrides or {}).items()
         }
-        self._memo: dict[tuple[str, str], Price] = {}
+        self._max_output = dict(max_output or {})
+        self._memo: dict[tuple[str, str], Price | None] = {}
+
+    def known_price(self, provider: str | None, model: str | None) -> Price | None:
+        """The price, or ``None`` for a model that neither config nor the table prices."""
+        key = (provider or "", model or "")
+        if key not in self._memo:
+            self._memo[key] = self._lookup(*key)
+        return self._memo[key]
 
     def price(self, provider: str | None, model: str | None) -> Price:
-        key = (provider or "", model or "")
-        found = self._memo.get(key)
-        if found is None:
-            found = self._lookup(*key)
-            self._memo[key] = found
-        return found
+        """The price; an unknown model counts as free (budgeted keys are refused it)."""
+        return self.known_price(provider, model) or FREE
 
     def cost(self, provider: str | None, model: str | None, usage: Usage) -> float:
         return self.price(provider, model).cost(usage)
 
-    def _lookup(self, provider: str, model: str) -> Price:
-        qualified = f"{provider}/{model}"
-        for name in (qualified, model):
-            if name in self._overrides:
-                return self._overrides[name]
-        for pattern, price in self._overrides.items():
-            if fnmatchcase(qualified, pattern) or fnmatchcase(model, pattern):
-                return price
+    def max_output(self, provider: str, model: str) -> int | None:
+        """The model's most output tokens per request (config first), if known."""
+        found = _match(self._max_output, provider, model)
+        return found if found is not None else _match(DEFAULT_MAX_OUTPUT, provider, model)
+
+    def _lookup(self, provider: str, model: str) -> Price | None:
+        found = _match(self._overrides, provider, model)
+        if found is not None:
+            return found
         if self._kinds.get(provider) in FREE_KINDS:
             return FREE
-        if model in DEFAULT_PRICES:
-            return DEFAULT_PRICES[model]
-        for pattern, price in DEFAULT_PRICES.items():
-            if fnmatchcase(model, pattern):
-                return price
-        return FREE
+        return _match(DEFAULT_PRICES, "", model)

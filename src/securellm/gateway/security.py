@@ -59,8 +59,9 @@ async def build_security(
         limiter = FallbackLimiter(RedisLimiter(redis) if redis else None, MemoryLimiter(), policy)
         limiter.start()
         providers = {p.name: p for p in settings.providers}
-        prices = PriceTable(providers, settings.gateway.prices)
-        ledger = BudgetLedger(engine)
+        gateway = settings.gateway
+        prices = PriceTable(providers, gateway.prices, gateway.max_output_tokens)
+        ledger = BudgetLedger(engine, batch=gateway.budget_settle_batch)
         stack.callback(ledger.close)
         admission = SecurityAdmission(settings, limiter, ledger, prices)
         stack.push_async_callback(admission.drain)

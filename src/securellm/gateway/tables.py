@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -22,6 +23,9 @@ api_keys = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("name", String(128), nullable=False, index=True),
+    # The name while the key is live (not revoked): unique, so two live keys never share a
+    # name. NULL once revoked, and for the duplicates an earlier version let in.
+    Column("active_name", String(128), nullable=True),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("prefix", String(24), nullable=False),
     Column("models", JSON, nullable=True),
@@ -35,17 +39,19 @@ api_keys = Table(
     Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("uq_api_keys_active_name", "active_name", unique=True),
 )
 
 # Spend per key and budget period ("2026-11-21", "2026-11" or "total"): what the settled
-# requests cost, and what the requests in flight have reserved.
+# requests cost, and what the requests in flight have reserved, in nano-USD (10^-9 USD:
+# integers, so sums and the budget check are exact).
 budget_usage = Table(
     "budget_usage",
     metadata,
     Column("key_id", String(40), primary_key=True),
     Column("period", String(16), primary_key=True),
-    Column("spent_usd", Float, nullable=False, default=0.0),
-    Column("reserved_usd", Float, nullable=False, default=0.0),
+    Column("spent_nano_usd", BigInteger, nullable=False, default=0),
+    Column("reserved_nano_usd", BigInteger, nullable=False, default=0),
     Column("requests", Integer, nullable=False, default=0),
 )
 

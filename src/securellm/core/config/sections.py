@@ -128,6 +128,13 @@ class GatewaySettings(Section):
     limits_replicas: int | None = Field(default=None, ge=1, le=10_000)
     burst_ratio: float = Field(default=1.0, gt=0, le=100)
     estimate_output_tokens: int = Field(default=256, ge=1)
+    # Budgets: the most output a request may write when it sets no limit (provider/model,
+    # bare model or glob; beside the built-in table in gateway.pricing), the fallback for
+    # models in neither, and the least output a request capped by its budget is sent with.
+    max_output_tokens: dict[str, int] = Field(default_factory=dict)
+    default_max_output_tokens: int = Field(default=4096, ge=1)
+    budget_min_output_tokens: int = Field(default=256, ge=1)
+    budget_settle_batch: bool = True  # false: one transaction per settlement (the old path)
     model_limits: dict[str, ModelLimit] = Field(default_factory=dict)
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
@@ -137,6 +144,14 @@ class GatewaySettings(Section):
         if self.protect_ops == "auto":
             return not is_loopback(self.host)
         return self.protect_ops
+
+    @field_validator("max_output_tokens")
+    @classmethod
+    def _positive_outputs(cls, value: dict[str, int]) -> dict[str, int]:
+        for pattern, tokens in value.items():
+            if tokens < 1:
+                raise ValueError(f"max_output_tokens[{pattern!r}] must be at least 1")
+        return value
 
     @model_validator(mode="after")
     def _tls_pair(self) -> GatewaySettings:
@@ -157,6 +172,9 @@ class AuditSettings(Section):
     enabled: bool = True
     index_in_db: bool = True
     fsync: bool = False
+    # The response waits until its record is in the file (group commit per loop turn);
+    # false: records are written every flush_interval_ms and a SIGKILL loses one interval.
+    durable: bool = True
 
 
 class ProviderSettings(Section):
@@ -206,9 +224,6 @@ class ProviderSettings(Section):
 
     @property
     def dialect(self) -> Dialect:
-    # The response waits until its record is in the file (group commit per loop turn);
-    # false: records are written every flush_interval_ms and a SIGKILL loses one interval.
-    durable: bool = True
         return self.preset.dialect
 
     @property

@@ -7,22 +7,22 @@ import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from securellm.core.config import Settings
-from securellm.core.errors import BudgetExceeded, ServiceUnavailable
+from securellm.core.errors import SecureLLMError
 from securellm.gateway.audit.record import request_content
 from securellm.gateway.catalog import Route
 from securellm.gateway.context import RequestContext
 from securellm.gateway.limits import estimate
+from securellm.gateway.limits.budget import BudgetGate
 from securellm.gateway.limits.fallback import FallbackLimiter, Limiter
 from securellm.gateway.limits.gcra import Adjustment, Bucket, Concurrency
 from securellm.gateway.limits.headers import rate_headers
 from securellm.gateway.limits.plan import LimitPlan
 from securellm.gateway.limits.refusal import Refusals
 from securellm.gateway.pricing import PriceTable
-from securellm.gateway.spend import BudgetLedger, Hold, Refusal
+from securellm.gateway.spend import BudgetLedger, Hold
 from securellm.providers.base import JSON
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class SecurityAdmission:
         self.limiter = limiter
         self.ledger = ledger
         self.prices = prices
+        self.budgets = BudgetGate(settings.gateway, ledger, prices)
         self.default_output = settings.gateway.estimate_output_tokens
         self.ttl_ms = settings.gateway.request_timeout_s * 1000 + 60_000
         self._tasks: set[asyncio.Task[None]] = set()
@@ -84,25 +85,11 @@ class SecurityAdmission:
                 )
         ctx.reservation = reservation
         if key.budget_usd is not None and not key.is_admin:
-            price = self.prices.price(target.provider.name, target.model)
-            reservation.hold = await self._reserve(ctx, price.estimate(prompt, output))
-
-    async def _reserve(self, ctx: RequestContext, amount: float) -> Hold:
-        key = ctx.key
-        assert key is not None
-        assert key.budget_usd is not None
-        try:
-            result = await self.ledger.reserve(
-                key.id, key.budget_period or "total", key.budget_usd, amount
-            )
-        except Exception:
-            log.exception("budget store unavailable", extra={"request_id": ctx.request_id})
-            self._give_back(ctx)
-            raise ServiceUnavailable("the budget store is unavailable; try again") from None
-        if isinstance(result, Refusal):
-            self._give_back(ctx)
-            raise _budget_refusal(key.name, result)
-        return result
+            try:
+                reservation.hold = await self.budgets.reserve(ctx, route, body)
+            except SecureLLMError:
+                self._give_back(ctx)
+                raise
 
     def _give_back(self, ctx: RequestContext) -> None:
         """Undo the limit reservations of a request refused after them."""
@@ -126,18 +113,12 @@ class SecurityAdmission:
             ]
             self._settle_limits(reservation, adjustments)
         if reservation.hold is not None:
-            self._spawn(self._settle_budget(reservation.hold, ctx.cost_usd, ctx.request_id))
+            self.budgets.settle(reservation.hold, ctx)
 
     def _settle_limits(self, reservation: Reservation, adjustments: list[Adjustment]) -> None:
         backend = reservation.backend
         assert backend is not None
         self.limiter.settle(backend, adjustments, reservation.concurrency)
-
-    async def _settle_budget(self, hold: Hold, cost: float, request_id: str) -> None:
-        try:
-            await self.ledger.settle(hold, cost)
-        except Exception:
-            log.exception("could not record spend", extra={"request_id": request_id})
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -148,22 +129,8 @@ class SecurityAdmission:
         """Wait for every pending settlement (called on shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.budgets.drain()
         await self.limiter.drain()
 
     def readiness(self) -> Mapping[str, Any]:
         return self.limiter.status()
-
-
-def _budget_refusal(name: str, refusal: Refusal) -> BudgetExceeded:
-    label = {"day": "daily", "month": "monthly", "total": "total"}[refusal.kind]
-    message = (
-        f"budget exhausted: key {name!r} has spent ${refusal.spent:.4f} of its "
-        f"${refusal.budget:.2f} {label} budget"
-    )
-    headers: dict[str, str] = {}
-    if refusal.resets_at is not None:
-        message += f" for {refusal.period}; it resets at "
-        message += refusal.resets_at.isoformat(timespec="minutes").replace("+00:00", "Z")
-        wait = (refusal.resets_at - datetime.now(refusal.resets_at.tzinfo)).total_seconds()
-        headers["retry-after"] = str(max(1, int(wait)))
-    return BudgetExceeded(message, headers=headers)
