@@ -161,3 +161,21 @@ def test_upstream_credential_never_leaves_the_gateway(
         assert form not in seen
         assert form not in _logged(caplog)
         assert form not in _on_disk(stack.root)
+
+
+def test_failed_model_discovery_is_logged_without_the_credential(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    upstream = LeakyUpstream()
+    with serve_app(upstream.app()) as url:
+        providers = [{**_provider(kind, url), "models": None} for kind in KINDS]
+        with serve_app(create_app(make_settings(tmp_path, providers))):
+            pass
+    failures = [r for r in caplog.records if r.getMessage() == "model discovery failed"]
+    assert len(failures) == len(KINDS)
+    assert all(MASK in r.__dict__["error"] for r in failures)
+    for key in KEYS.values():
+        assert key in upstream.seen
+        for form in leaked_forms(key):
+            assert form not in _logged(caplog)

@@ -15,7 +15,9 @@ model name picks how:
   Anthropic ``event: error``, an Ollama ``{"error": ...}`` line) quoting the key whole,
   masked (both styles) and as ``Bearer <key>``.
 
-``seen`` records each credential received, so a test can check the key did go upstream.
+Model discovery (``GET /v1/models``, ``/api/tags``) answers 401 with the masked key in
+the dialect's error shape. ``seen`` records each credential received, so a test can
+check the key did go upstream.
 """
 
 from __future__ import annotations
@@ -169,6 +171,8 @@ class LeakyUpstream:
                 Route("/v1/chat/completions", self._handler(OPENAI), methods=["POST"]),
                 Route("/v1/messages", self._handler(ANTHROPIC), methods=["POST"]),
                 Route("/api/chat", self._handler(OLLAMA), methods=["POST"]),
+                Route("/v1/models", self._discovery(OPENAI), methods=["GET"]),
+                Route("/api/tags", self._discovery(OLLAMA), methods=["GET"]),
             ]
         )
 
@@ -185,6 +189,15 @@ class LeakyUpstream:
             if not body.get("stream"):
                 return _json(dialect.error_body(message), 200)
             return StreamingResponse(_stream(dialect, message), media_type=dialect.media_type)
+
+        return handle
+
+    def _discovery(self, dialect: Dialect) -> Callable[[Request], Any]:
+        async def handle(request: Request) -> Response:
+            key, header = _credential(request)
+            self.seen.append(key)
+            shape = ANTHROPIC if "anthropic-version" in request.headers else dialect
+            return _json(shape.error_body(_message("masked-4xx", key, header)), 401)
 
         return handle
 
