@@ -1,4 +1,6 @@
-"""SIGKILL loses at most what was queued since the last flush, and verify says where it ends."""
+"""Interval mode (``durable = false``): SIGKILL loses at most what was queued since the last
+flush, and verify says where it ends. (The durable default is tested against a real gateway
+process in ``test_audit_sigkill.py``.)"""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from securellm.gateway.audit.writer import AuditWriter
 from securellm.gateway.context import RequestContext
 
 async def main() -> None:
-    writer = AuditWriter(Path(sys.argv[1]), flush_interval_s=0.05)
+    writer = AuditWriter(Path(sys.argv[1]), flush_interval_s=0.05, durable=False)
     await writer.start()
     print("started", flush=True)
     while True:
