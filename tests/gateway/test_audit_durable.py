@@ -117,3 +117,20 @@ async def test_a_record_after_close_is_written_at_once(tmp_path: Path) -> None:
     await writer.close()
     assert writer.record(RequestContext(endpoint="chat", key=KEY)) is None
     assert len(request_ids(tmp_path)) == 1
+
+
+async def test_a_record_that_cannot_be_sealed_is_dropped_and_the_others_are_written(
+    tmp_path: Path,
+) -> None:
+    writer = AuditWriter(tmp_path, flush_interval_s=3600)
+    await writer.start()
+    good = [RequestContext(endpoint="chat", key=KEY) for _ in range(2)]
+    poison = RequestContext(endpoint="chat", key=KEY, model=2**70)  # type: ignore[arg-type]
+    waits = [writer.record(ctx) for ctx in (good[0], poison, good[1])]
+    await asyncio.wait_for(asyncio.gather(*(w for w in waits if w is not None)), 10)
+    assert sorted(request_ids(tmp_path)) == sorted(ctx.request_id for ctx in good)
+    assert writer.status()["last_error"] == "a record could not be sealed"
+    later = writer.record(RequestContext(endpoint="chat", key=KEY))
+    assert later is not None
+    await asyncio.wait_for(later, 10)  # the writer goes on
+    await writer.close()

@@ -191,6 +191,9 @@ class AuditWriter:
             self._written(exc.rows, exc.done)
         except OSError as exc:
             self._failed(exc, batch)
+        except Exception:  # a record that cannot be sealed must not block the others
+            log.exception("audit batch could not be sealed; writing its records one by one")
+            await self._one_by_one(batch)
         else:
             self._written(rows, len(batch))
             self.last_error = None
@@ -201,6 +204,21 @@ class AuditWriter:
             for waiter in waiting:
                 if not waiter.done():
                     waiter.set_result(None)
+
+    async def _one_by_one(self, batch: list[dict[str, Any]]) -> None:
+        assert self.journal is not None
+        async with self._files:
+            for n, rec in enumerate(batch):
+                try:
+                    rows, _ = self.journal.append([rec])
+                except OSError as exc:
+                    self._failed(exc, batch[n:])
+                    return
+                except Exception:
+                    self.last_error = "a record could not be sealed"
+                    log.exception("audit record dropped: it cannot be sealed")
+                else:
+                    self._written(rows, 1)
 
     def _written(self, rows: list[Placed], count: int) -> None:
         self.written += count
@@ -265,8 +283,13 @@ class AuditWriter:
         """Delete files and index rows older than the retention period."""
         cutoff = datetime.now(UTC) - timedelta(days=self.retention_days)
         day = date.fromisoformat(journal.today()) - timedelta(days=self.retention_days)
-        async with self._files:
-            removed = await asyncio.to_thread(self._remove_old, day.isoformat())
+        try:
+            async with self._files:
+                removed = await asyncio.to_thread(self._remove_old, day.isoformat())
+        except OSError as exc:
+            self.last_error = f"retention failed: {exc.strerror}"
+            log.error("audit retention failed: %s", exc.strerror)
+            removed = 0
         if removed:
             log.info("audit retention removed %d file(s)", removed)
         if self.engine is not None:
