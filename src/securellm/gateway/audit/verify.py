@@ -1,5 +1,7 @@
 """Checks every chain in an audit directory and says what was edited, deleted, reordered
-or truncated, with file and line."""
+or truncated, with file and line: records, and whole files against the head's list (a
+missing file is reported at line 0). Days removed by retention are noted, and a line torn
+by a crash is accepted only when the ``audit.repair`` record right after it names it."""
 
 from __future__ import annotations
 
