@@ -186,34 +186,30 @@ def _check_record(
                 Problem(name, lineno, "reordered", f"record #{seq} appears after #{expected - 1}")
             )
         return False
-    if cursor.prev is None:
-        return True
-    if rec["prev_hash"] != cursor.prev:
-        if cursor.first:
-            report.problems.append(
-                Problem(
-                    name,
-                    lineno,
-                    "deleted",
-                    "the chain's first record links to a record that is not in the trail: "
-                    "older files were deleted (not by retention)",
-                )
-            )
-        elif lineno == 1:
-            report.problems.append(
-                Problem(
-                    name,
-                    1,
-                    "truncated",
-                    "the file does not chain to the end of the previous file "
-                    "(that file was truncated, deleted or rewritten)",
-                )
-            )
-        else:
-            report.problems.append(
-                Problem(name, lineno - 1, "edited", "the next record does not chain to this one")
-            )
+    if cursor.prev is not None and rec["prev_hash"] != cursor.prev:
+        report.problems.append(_broken_link(name, lineno, cursor.first))
     return True
+
+
+def _broken_link(name: str, lineno: int, first: bool) -> Problem:
+    """What a record that does not link to the one before it means, by where it is."""
+    if first:
+        return Problem(
+            name,
+            lineno,
+            "deleted",
+            "the chain's first record links to a record that is not in the trail: "
+            "older files were deleted (not by retention)",
+        )
+    if lineno == 1:
+        return Problem(
+            name,
+            1,
+            "truncated",
+            "the file does not chain to the end of the previous file "
+            "(that file was truncated, deleted or rewritten)",
+        )
+    return Problem(name, lineno - 1, "edited", "the next record does not chain to this one")
 
 
 def _check_old_head(
