@@ -17,6 +17,7 @@ from securellm.core.config import Settings, load_settings
 from securellm.core.errors import NotFound, SecureLLMError
 from securellm.core.logging import configure_logging
 from securellm.core.runtime import tune_gc
+from securellm.gateway import openapi
 from securellm.gateway.errors import error_response
 from securellm.gateway.limits_http import HeaderLimits
 from securellm.gateway.routes import admin, anthropic, audit, health, openai, operations
@@ -86,6 +87,7 @@ def create_app(
             *admin.routes,
             *audit.routes,
             *operations.routes,
+            *openapi.routes,
         ],
         lifespan=lifespan,
         middleware=middleware,

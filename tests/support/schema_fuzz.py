@@ -1,0 +1,60 @@
+"""Shared settings of the schemathesis runs against the gateway and offload."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+
+from schemathesis import Case, CheckContext, Response
+
+# `not_a_server_error` is replaced by `no_internal_error`: a 502 for a failing upstream
+# is a documented answer, a 500 never is.
+# Bounded: at most `max-examples` generated cases per operation and mode, plus the
+# coverage phase's boundary cases; derandomised so every run sends the same requests.
+FUZZ_CONFIG = """
+[generation]
+mode = "all"
+max-examples = 25
+deterministic = true
+database = "none"
+with-security-parameters = false
+
+[checks]
+enabled = false
+status_code_conformance.enabled = true
+content_type_conformance.enabled = true
+response_schema_conformance.enabled = true
+response_headers_conformance.enabled = true
+ignored_auth.enabled = true
+
+[phases.stateful]
+enabled = false
+"""
+
+
+class InternalError(AssertionError):
+    """The service answered 500: an error nobody mapped to a status."""
+
+
+def no_internal_error(_ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """Never a 500; other 5xx (502, 503, 504, 507) are answers the document must list."""
+    if response.status_code == 500:
+        raise InternalError(f"{case.method} {case.path} answered 500: {response.text[:500]}")
+    return None
+
+
+def steer_model(case: Case, models: Sequence[str]) -> None:
+    """Point a generated body's valid ``model`` at a served model, most of the time.
+
+    Random names only reach the 404 path; the served ones reach the upstream and back.
+    The choice is a hash of the generated body, so runs stay reproducible; one slot in
+    ``len(models) + 1`` keeps the generated name.
+    """
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    model = body.get("model")
+    if isinstance(model, str) and model.strip():
+        pick = zlib.crc32(repr(sorted(body.items(), key=str)).encode()) % (len(models) + 1)
+        if pick < len(models):
+            body["model"] = models[pick]
