@@ -216,7 +216,7 @@ def _ending(
     if upstream.failure is not None:
         ctx.outcome, ctx.error = "failed", upstream.failure
         return b""
-    if not upstream.complete:
+    if not upstream.complete and not terminated:
         ctx.outcome, ctx.error = "incomplete", INCOMPLETE
         message = f"provider {ctx.provider!r}: {INCOMPLETE} (request id {ctx.request_id})"
         return stream_error(ctx.dialect, message)
