@@ -101,3 +101,21 @@ def test_unknown_route_is_404_in_openai_shape(client: TestClient) -> None:
 def test_metrics_are_prometheus_text(client: TestClient) -> None:
     response = client.get("/metrics")
     assert "offload_vram_total_mib 4096.0" in response.text
+
+
+def test_chat_without_messages_is_400_before_any_load(client: TestClient) -> None:
+    response = client.post("/v1/chat/completions", json={"model": "tiny"})
+    assert response.status_code == 400
+    assert "'messages'" in response.json()["error"]["message"]
+    assert client.get("/health/vram").json()["loaded"] == []
+
+
+def test_chat_messages_that_are_not_objects_are_400(client: TestClient) -> None:
+    response = client.post("/v1/chat/completions", json={"model": "tiny", "messages": ["hi"]})
+    assert response.status_code == 400
+
+
+def test_completion_without_prompt_is_400(client: TestClient) -> None:
+    response = client.post("/v1/completions", json={"model": "tiny"})
+    assert response.status_code == 400
+    assert "'prompt'" in response.json()["error"]["message"]

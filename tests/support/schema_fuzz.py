@@ -43,6 +43,21 @@ def no_internal_error(_ctx: CheckContext, response: Response, case: Case) -> boo
     return None
 
 
+def _pick(seed: object, choices: Sequence[str]) -> str | None:
+    """One of ``choices`` (or None: keep the generated value), by a hash of ``seed``."""
+    pick = zlib.crc32(repr(seed).encode()) % (len(choices) + 1)
+    return choices[pick] if pick < len(choices) else None
+
+
+def steer_path(case: Case, name: str, values: Sequence[str]) -> None:
+    """Point a generated path parameter at a value that exists, most of the time."""
+    params = case.path_parameters
+    if params and isinstance(params.get(name), str):
+        chosen = _pick(sorted(params.items()), values)
+        if chosen is not None:
+            params[name] = chosen
+
+
 def steer_model(case: Case, models: Sequence[str]) -> None:
     """Point a generated body's valid ``model`` at a served model, most of the time.
 
@@ -55,6 +70,6 @@ def steer_model(case: Case, models: Sequence[str]) -> None:
         return
     model = body.get("model")
     if isinstance(model, str) and model.strip():
-        pick = zlib.crc32(repr(sorted(body.items(), key=str)).encode()) % (len(models) + 1)
-        if pick < len(models):
-            body["model"] = models[pick]
+        chosen = _pick(sorted(body.items(), key=str), models)
+        if chosen is not None:
+            body["model"] = chosen

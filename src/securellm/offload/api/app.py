@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from securellm.core.config import Settings
-from securellm.offload.api import routes
+from securellm.offload.api import openapi, routes
 from securellm.offload.api.errors import http_error, offload_error, unexpected_error
 from securellm.offload.errors import OffloadError
 from securellm.offload.service import OffloadService
@@ -47,6 +47,7 @@ def create_app(settings: Settings, *, scan_on_start: bool = True) -> Starlette:
             Route("/mode", routes.get_mode, methods=["GET"]),
             Route("/mode", routes.set_mode, methods=["POST"]),
             Route("/metrics", routes.metrics, methods=["GET"]),
+            Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         ],
         exception_handlers={
             OffloadError: offload_error,

@@ -35,6 +35,16 @@ async def read_payload(request: Request) -> dict[str, Any]:
     return payload
 
 
+def check_inference(payload: dict[str, Any], path: str) -> None:
+    """What the model server needs: chat ``messages`` (objects), a completion's ``prompt``."""
+    if path == "/chat/completions":
+        messages = payload.get("messages")
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise BadRequest("'messages' is required and must be a list of objects")
+    elif not isinstance(payload.get("prompt"), (str, list)):
+        raise BadRequest("'prompt' is required and must be a string or a list")
+
+
 def _rename(data: bytes, model_id: str) -> bytes:
     """Put our model id back in a JSON body (llama.cpp servers echo the file path)."""
     try:
@@ -105,6 +115,7 @@ class Lease:
 async def forward(service: OffloadService, request: Request, path: str) -> Response:
     """Route ``request`` to its model, loading it on demand."""
     payload = await read_payload(request)
+    check_inference(payload, path)
     model_id = payload["model"]
     slot = await service.scheduler.acquire(model_id)
     lease = Lease(service.scheduler, slot)

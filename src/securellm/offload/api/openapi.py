@@ -1,0 +1,109 @@
+"""``GET /openapi.json``: offload's OpenAPI 3.1 document, built from :mod:`.schemas`.
+
+Every route of :func:`securellm.offload.api.create_app` has one entry in
+:func:`operations` (``tests/offload/test_openapi.py`` names any that lacks one). Offload
+has no keys (it binds 127.0.0.1 and trusts its host), so neither has the document.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import orjson
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from securellm import __version__
+from securellm.core.openapi import Operation, Param, Reply, Schema, build_document
+from securellm.offload.api import schemas as s
+
+SSE: dict[str, Schema] = {
+    "text/event-stream": {
+        "type": "object",
+        "description": "one server-sent event: `data` is a JSON chunk, the last one `[DONE]`",
+        "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+    }
+}
+TEXT: dict[str, Schema] = {"text/plain": {"type": "string"}}
+WHY = {
+    400: "the body is not JSON, or a field is wrong",
+    403: "offload may not stop or start the GPU's systemd units",
+    404: "no model with that id in the registry",
+    409: "the GPU is in build mode, or the model has requests in flight",
+    422: "the model is in the registry but cannot be loaded (see its reason)",
+    502: "the model's server failed to start, died, or answered garbage",
+    503: "the model could fit, but busy or pinned models hold the memory now",
+    504: "the model's server did not become healthy in time",
+    507: "the model can never fit this GPU",
+}
+LOADING = (404, 409, 422, 502, 503, 504, 507)
+MODEL_ID = Param("model_id", "path", "a registry id (see GET /models)")
+
+
+def _op(
+    route: str,
+    operation_id: str,
+    summary: str,
+    answer: Reply,
+    statuses: tuple[int, ...] = (),
+    body: type[BaseModel] | None = None,
+    params: tuple[Param, ...] = (),
+) -> Operation:
+    """``route`` is ``"METHOD /path"``; each status in ``statuses`` answers :class:`s.Error`."""
+    method, path = route.split(" ")
+    errors = tuple(Reply(status, WHY[status], s.Error) for status in sorted(statuses))
+    tag = "openai" if path.startswith("/v1/") else "offload"
+    return Operation(
+        method, path, operation_id, summary, tag, (answer, *errors), body, params=params
+    )
+
+
+def operations() -> list[Operation]:
+    """Offload's whole surface, in the order the document lists it."""
+    answer = "the model server's answer (`text/event-stream` with `stream: true`)"
+    model = (MODEL_ID,)
+    return [
+        _op("GET /health", "health", "liveness", Reply(200, "alive", s.Health)),
+        _op("GET /health/vram", "vram", "GPU memory and loaded models", Reply(200, "VRAM", s.Vram)),
+        _op("GET /v1/models", "listOpenAIModels", "usable models, OpenAI's list",
+            Reply(200, "the models", s.OpenAIModelList)),
+        _op("POST /v1/chat/completions", "createChatCompletion", "OpenAI chat, loading on demand",
+            Reply(200, answer, s.Completion, SSE), (400, *LOADING), s.ChatRequest),
+        _op("POST /v1/completions", "createCompletion", "OpenAI completion, loading on demand",
+            Reply(200, answer, s.Completion, SSE), (400, *LOADING), s.CompletionRequest),
+        _op("GET /models", "listModels", "the registry with estimates",
+            Reply(200, "every model", s.ModelList)),
+        _op("POST /models/scan", "scanModels", "rescan the model folders",
+            Reply(200, "what changed", s.ScanReport)),
+        _op("GET /models/{model_id}", "showModel", "metadata, estimate and measurement",
+            Reply(200, "the model", s.ModelDetail), (404,), params=model),
+        _op("POST /models/{model_id}/load", "loadModel", "load a model now",
+            Reply(200, "loaded", s.LoadResult), LOADING, params=model),
+        _op("POST /models/{model_id}/unload", "unloadModel", "unload a model",
+            Reply(200, "unloaded", s.UnloadResult), (404, 409), params=model),
+        _op("GET /backends", "listBackends", "model servers, Ollama and remotes",
+            Reply(200, "each backend", s.BackendList)),
+        _op("GET /mode", "getMode", "the GPU mode", Reply(200, "the mode", s.Mode)),
+        _op("POST /mode", "setMode", "switch to build mode (free the GPU) or back to local",
+            Reply(200, "what the switch did", s.ModeReport), (400, 403), s.ModeRequest),
+        _op("GET /metrics", "metrics", "Prometheus metrics", Reply(200, "metrics", media=TEXT)),
+        _op("GET /openapi.json", "openapi", "this document",
+            Reply(200, "the OpenAPI 3.1 document", media={"application/json": {"type": "object"}})),
+    ]  # fmt: skip
+
+
+@cache
+def document() -> bytes:
+    """The document as JSON bytes (built once per process)."""
+    spec = build_document(
+        title="securellm offload",
+        version=__version__,
+        description="Local model manager: registry, VRAM-aware loading, OpenAI-compatible proxy.",
+        operations=operations(),
+    )
+    return orjson.dumps(spec)
+
+
+async def openapi_json(_request: Request) -> Response:
+    return Response(document(), media_type="application/json")

@@ -1,0 +1,169 @@
+"""Bodies offload accepts and answers, as pydantic models (the source of its OpenAPI document).
+
+Inference bodies are passed to the model's server: offload itself checks only ``model``;
+fields not named here are accepted (``additionalProperties``). Answers name the fields
+offload writes; newer versions may add more.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class OpenModel(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorDetail(OpenModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class Error(OpenModel):
+    """Every error offload answers (OpenAI's error JSON)."""
+
+    error: ErrorDetail
+
+
+class ChatRequest(OpenModel):
+    """Body of ``POST /v1/chat/completions``: OpenAI's, loading ``model`` on demand."""
+
+    model: str = Field(min_length=1, description="a registry id (see GET /models)")
+    messages: list[dict[str, Any]]
+    stream: bool | None = None
+
+
+class CompletionRequest(OpenModel):
+    """Body of ``POST /v1/completions``."""
+
+    model: str = Field(min_length=1, description="a registry id (see GET /models)")
+    prompt: str | list[Any]
+    stream: bool | None = None
+
+
+class Completion(OpenModel):
+    """The model server's answer, with ``model`` set back to the registry id."""
+
+    object: str
+    model: str
+    choices: list[dict[str, Any]]
+
+
+class ModeRequest(OpenModel):
+    """Body of ``POST /mode``."""
+
+    mode: Literal["build", "local"]
+
+
+class Health(OpenModel):
+    status: Literal["ok"]
+
+
+class Gpu(OpenModel):
+    index: int
+    name: str
+    total_mib: int
+    used_mib: int
+    free_mib: int
+
+
+class LoadedModel(OpenModel):
+    model: str
+    vram_mib: int
+
+
+class Vram(OpenModel):
+    source: str
+    gpus: list[Gpu]
+    loaded: list[LoadedModel]
+
+
+class OpenAIModel(OpenModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class OpenAIModelList(OpenModel):
+    object: Literal["list"]
+    data: list[OpenAIModel]
+
+
+class ModelEntry(OpenModel):
+    id: str
+    path: str
+    format: str
+    usable: bool
+    reason: str | None
+    architecture: str | None
+    parameters: int | None
+    quantization: str | None
+    context_length: int | None
+    estimate_mib: int | None
+    loaded: bool
+
+
+class ModelList(OpenModel):
+    data: list[ModelEntry]
+
+
+class ModelDetail(ModelEntry):
+    """A model with its metadata, load parameters, estimate and last measurement."""
+
+    meta: dict[str, Any] | None
+    load_params: dict[str, Any]
+    estimate: dict[str, Any] | None
+    overhead_mib: int
+    measured: dict[str, Any] | None
+    measured_params: dict[str, Any] | None
+    estimate_error_pct: float | None
+
+
+class ScanReport(OpenModel):
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    unusable: int
+
+
+class LoadResult(OpenModel):
+    model: str
+    loaded: bool
+    vram_mib: int | None
+
+
+class UnloadResult(OpenModel):
+    model: str
+    loaded: Literal[False]
+    was_loaded: bool
+
+
+class Backend(OpenModel):
+    """A loaded model's server, the Ollama daemon, or a watched remote server."""
+
+    name: str
+    kind: str
+
+
+class BackendList(OpenModel):
+    data: list[Backend]
+
+
+class Mode(OpenModel):
+    mode: Literal["local", "build"]
+
+
+class ModeReport(OpenModel):
+    mode: Literal["local", "build"]
+    unloaded: list[str]
+    units: dict[str, str]
+    used_mib: int | None
+    threshold_mib: int | None
+    below_threshold: bool | None
+    holders: list[dict[str, Any]]
