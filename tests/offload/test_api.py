@@ -119,3 +119,10 @@ def test_completion_without_prompt_is_400(client: TestClient) -> None:
     response = client.post("/v1/completions", json={"model": "tiny"})
     assert response.status_code == 400
     assert "'prompt'" in response.json()["error"]["message"]
+
+
+def test_wrong_method_is_405_naming_the_allowed_ones(client: TestClient) -> None:
+    response = client.put("/models/scan")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["error"]["code"] == "method_not_allowed"

@@ -14,9 +14,13 @@ from securellm.offload.errors import OffloadError
 log = logging.getLogger(__name__)
 
 
-def error_response(status: int, message: str, type_: str, code: str | None) -> Response:
+def error_response(
+    status: int, message: str, type_: str, code: str | None, headers: dict[str, str] | None = None
+) -> Response:
     body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 async def offload_error(_request: Request, exc: Exception) -> Response:
@@ -28,7 +32,7 @@ async def http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
     kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
-    return error_response(exc.status_code, str(exc.detail), kind, code)
+    return error_response(exc.status_code, str(exc.detail), kind, code, exc.headers)  # 405: Allow
 
 
 async def unexpected_error(_request: Request, exc: Exception) -> Response:
