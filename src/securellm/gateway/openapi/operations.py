@@ -12,6 +12,7 @@ from securellm.core.openapi import Operation, Param, Reply, Schema
 from securellm.gateway.openapi import ops_models as ops
 from securellm.gateway.openapi import wire
 from securellm.gateway.routes.admin import KeyRequest, KeyUpdateRequest
+from securellm.gateway.routes.audit import MAX_INT
 
 KEYED = ("bearer", "apiKey")
 # OpenAPI 3.1 reads an event stream's schema as the schema of each event.
@@ -108,15 +109,16 @@ def _admin(
 
 KEY_ID = Param("key_id", "path", "the key's id, or its name when no other key has that name")
 TIME = {"type": "string", "description": "Unix seconds, an ISO date/time, or an age (15m, 24h, 7d)"}
+COUNT = {"type": "integer", "minimum": 0, "maximum": MAX_INT}
 AUDIT_PARAMS = (
     Param("since", "query", "first time included", TIME),
     Param("until", "query", "first time left out", TIME),
     Param("key", "query", "a key id or name"),
     Param("model", "query", "a model as requested"),
     Param("provider", "query", "a provider name"),
-    Param("status", "query", "an HTTP status", {"type": "integer", "minimum": 0}),
+    Param("status", "query", "an HTTP status", COUNT),
     Param("outcome", "query", "ok, refused, rate_limited, failed, ..."),
-    Param("limit", "query", "at most this many (newest first)", {"type": "integer", "minimum": 0}),
+    Param("limit", "query", "at most this many, newest first (at most 10000)", COUNT),
 )
 SPEND_PARAMS = (
     Param("group_by", "query", "how rows are grouped", {"enum": ["key", "model", "provider"]}),

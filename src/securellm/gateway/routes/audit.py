@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ from securellm.gateway.spend import BudgetLedger
 from securellm.gateway.state import GatewayState
 
 MAX_LIMIT = 10_000
+MAX_INT = 2**63 - 1  # the widest integer SQLite and PostgreSQL compare against
 GROUPS = ("key", "model", "provider")
 
 
@@ -31,17 +33,20 @@ def _time(params: dict[str, str], name: str) -> float | None:
     if value is None:
         return None
     try:
-        return parse_time(value)
+        moment = parse_time(value)
     except ValueError as exc:
         raise InvalidRequest(str(exc), param=name) from None
+    if not math.isfinite(moment):
+        raise InvalidRequest(f"{name} must be a finite time", param=name)
+    return moment
 
 
 def _int(params: dict[str, str], name: str, default: int | None = None) -> int | None:
     value = params.get(name)
     if value is None:
         return default
-    if not value.isdigit():
-        raise InvalidRequest(f"{name} must be a non-negative integer", param=name)
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_INT:
+        raise InvalidRequest(f"{name} must be an integer from 0 to {MAX_INT}", param=name)
     return int(value)
 
 
