@@ -9,7 +9,7 @@ from schemathesis import Case, CheckContext, Response
 
 # Bounded: at most `max-examples` generated cases per operation and mode (positive and
 # negative), plus the coverage phase's boundary cases and undeclared methods; derandomised
-# so every run sends the same requests (about 1,500 for the gateway). Checks: every status
+# so every run sends the same requests (about 1,600 for the gateway). Checks: every status
 # documented, content type and body (each SSE event too) as documented, a 405 with `Allow`
 # for an undeclared method, a request without a key (or a wrong one) refused where the
 # document asks for one; `not_a_server_error` is replaced by `no_internal_error`, since a
