@@ -73,11 +73,11 @@ async def outages(redis: RedisServer, urls: list[str], run: Run, started: float)
     await asyncio.sleep(1.5)
     redis.pause()
     mark("stopped")
-    await asyncio.sleep(3.5)
+    await asyncio.sleep(5)
     run.limits_while_stopped = [await asyncio.to_thread(limits_check, url) for url in urls]
     redis.resume()
     mark("continued")
-    await asyncio.sleep(9)
+    await asyncio.sleep(9)  # the replicas return to Redis within ~8 s
     redis.kill()
     mark("killed")
     await asyncio.sleep(1)

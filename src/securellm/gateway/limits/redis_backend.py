@@ -198,7 +198,8 @@ class RedisLimiter:
         else:
             args += [0, "", 0]
         result = await self._acquire(keys=keys, args=args)
-        self._learn(result[3])
+        if result[3] or self.seen == "0":
+            self._learn(result[3])
         states = {
             b.key: BucketState(result[4 + i * 2], float(result[5 + i * 2]))
             for i, b in enumerate(buckets)
