@@ -22,7 +22,7 @@ from securellm.gateway.openapi import document
 from support.asgi_server import serve_app
 from support.fake_openai import FakeOpenAI
 from support.gateway import MASTER, UPSTREAM_KEY, make_settings
-from support.schema_fuzz import FUZZ_CONFIG, no_internal_error, steer_model
+from support.schema_fuzz import FUZZ_CONFIG, OPERATION_TIMEOUT_S, no_internal_error, steer_model
 
 AUTH = {"Authorization": f"Bearer {MASTER}"}
 # Models of the fake upstream a generated request is pointed at (the rest stay as generated,
@@ -50,6 +50,7 @@ schema = schemathesis.openapi.from_dict(
 )
 
 
+@pytest.mark.timeout(OPERATION_TIMEOUT_S)
 @schema.parametrize()
 def test_gateway_answers_generated_requests_as_its_document_says(
     case: Case, gateway_url: str

@@ -23,7 +23,13 @@ from securellm.offload.api import create_app
 from securellm.offload.api.openapi import document
 from support import fake_model_server
 from support.asgi_server import serve_app
-from support.schema_fuzz import FUZZ_CONFIG, no_internal_error, steer_model, steer_path
+from support.schema_fuzz import (
+    FUZZ_CONFIG,
+    OPERATION_TIMEOUT_S,
+    no_internal_error,
+    steer_model,
+    steer_path,
+)
 
 from .conftest import write_tiny_gguf
 
@@ -59,6 +65,7 @@ schema = schemathesis.openapi.from_dict(
 )
 
 
+@pytest.mark.timeout(OPERATION_TIMEOUT_S)
 @schema.parametrize()
 def test_offload_answers_generated_requests_as_its_document_says(
     case: Case, offload_url: str

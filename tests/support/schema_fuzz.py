@@ -17,7 +17,11 @@ from schemathesis import Case, CheckContext, Response
 # `negative_data_rejection` (inference bodies are passed to the upstream, which checks the
 # fine detail: the gateway checks only what it relies on) and `positive_data_acceptance`
 # (a valid body for an unknown model is rightly a 404).
+# No per-example deadline (no timing thresholds); a request that hangs fails after
+# `request-timeout` seconds and an operation that runs away after OPERATION_TIMEOUT_S.
 FUZZ_CONFIG = """
+request-timeout = 30
+
 [generation]
 mode = "all"
 max-examples = 50
@@ -37,6 +41,7 @@ unsupported_method.enabled = true
 [phases.stateful]
 enabled = false
 """
+OPERATION_TIMEOUT_S = 120
 
 
 class InternalError(AssertionError):
