@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -15,7 +16,11 @@ log = logging.getLogger(__name__)
 
 
 def error_response(
-    status: int, message: str, type_: str, code: str | None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    type_: str,
+    code: str | None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
     return Response(
