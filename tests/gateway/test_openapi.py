@@ -15,7 +15,7 @@ from securellm.core.openapi import documented_operations, route_operations
 from securellm.gateway.app import create_app
 from securellm.gateway.openapi import document
 from securellm.gateway.routes.admin import KeyRequest
-from support.gateway import make_settings
+from support.gateway import MASTER, make_settings
 
 Document = dict[str, Any]
 
@@ -116,3 +116,18 @@ def test_ops_endpoints_document_their_optional_key(spec: Document) -> None:
         assert operation["security"][0] == {}
         assert {"401", "403"} <= set(operation["responses"])
     assert _operation(spec, "GET", "/health")["security"] == []
+
+
+def test_a_virtual_key_gets_the_documented_403_on_every_admin_operation(
+    fake_gateway: str, spec: Document
+) -> None:
+    admin = {"Authorization": f"Bearer {MASTER}"}
+    created = httpx.post(f"{fake_gateway}/admin/keys", headers=admin, json={"name": "app"})
+    key = {"Authorization": f"Bearer {created.json()['key']}"}
+    for method, path in sorted(documented_operations(spec)):
+        if not path.startswith("/admin/"):
+            continue
+        url = fake_gateway + path.replace("{key_id}", "app")
+        response = httpx.request(method, url, headers=key, json={})
+        assert response.status_code == 403, (method, path)
+        assert "403" in _operation(spec, method, path)["responses"], (method, path)

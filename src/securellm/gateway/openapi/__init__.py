@@ -33,7 +33,8 @@ SECURITY_SCHEMES: Schema = {
 DESCRIPTION = (
     "OpenAI- and Anthropic-compatible gateway. Errors use OpenAI's error JSON, and "
     "Anthropic's on /v1/messages. Every operation can answer 431 when the request "
-    "headers pass the configured limits."
+    "headers pass the configured limits; a method a path does not serve is a 405 with "
+    "`Allow`."
 )
 
 
