@@ -4,17 +4,24 @@
 
 Same fixed-response upstream, same virtual key, response cache off (every request reaches
 the upstream), one gateway configuration after the other:
-  off            [audit] enabled = false, [gateway] limits_enabled = false
-  on (memory)    audit trail (hash chain, DB index) + key rpm/tpm/concurrency, in-process
-  on (redis)     the same with the limits shared in a local Redis
-  on + budget    in-process limits and a USD budget on the key (two DB writes per request)
+  off                     [audit] enabled = false, [gateway] limits_enabled = false
+  on (memory)             audit trail (hash chain, DB index) + key rpm/tpm/concurrency, in-process
+  on (redis)              the same with the limits shared in a local Redis
+  on + budget, old path   in-process limits and a USD budget on the key, every reservation
+                          and settlement a hand-off to the budget thread and a transaction of
+                          its own ([gateway] budget_fast_path = false: the path before)
+  on + budget             the same with reservations on the event loop's thread while
+                          SQLite's write lock is free, and settlements folded per key and
+                          period into one transaction per flush
 Each configuration runs ``--rounds`` times, interleaved, and its best run is shown (this
-2-core box is noisy). Figures only: nothing here passes or fails.
+2-core box is noisy). Then the budget ledger alone, in this process: CPU per reserve +
+settle, old path and batched, side by side. Figures only: nothing here passes or fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import subprocess
@@ -41,6 +48,9 @@ from benchmarks.harness import (
     throughput,
     wait_http,
 )
+from securellm.core.db import create_engine
+from securellm.gateway.migrations import upgrade
+from securellm.gateway.spend import BudgetLedger, Hold
 
 BODY = (
     b'{"model":"bench/fixed",'
@@ -49,15 +59,27 @@ BODY = (
 LIMITS = ["--rpm", "100000000", "--tpm", "1000000000", "--max-concurrency", "10000"]
 
 
-def write_config(folder: Path, upstream: str, workers: int, *, on: bool, redis: str | None) -> Path:
+def write_config(
+    folder: Path,
+    upstream: str,
+    workers: int,
+    *,
+    on: bool,
+    redis: str | None,
+    fast: bool = True,
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     gateway = f'workers = {workers}\nmaster_key = "{MASTER}"\nlimits_enabled = {str(on).lower()}\n'
+    gateway += f"budget_fast_path = {str(fast).lower()}\n"
     if redis:
         gateway += f'redis_url = "{redis}"\n'
     config = folder / "bench.toml"
     config.write_text(
         f'data_dir = "{folder}/data"\nlog_dir = "{folder}/log"\n\n'
-        f"[gateway]\n{gateway}\n[audit]\nenabled = {str(on).lower()}\n\n"
+        f"[gateway]\n{gateway}\n"
+        # A budgeted key is refused a model with no known price.
+        '[gateway.prices."bench/fixed"]\ninput = 0.15\noutput = 0.6\n\n'
+        f"[audit]\nenabled = {str(on).lower()}\n\n"
         "[cache]\nenabled = false\n\n"
         f'[[providers]]\nname = "bench"\nbase_url = "{upstream}"\nmodels = ["fixed"]\n'
     )
@@ -111,6 +133,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2, help="Interleaved runs; best is kept.")
+    parser.add_argument("--ledger-requests", type=int, default=5000)
     args = parser.parse_args()
     best: dict[str, Result] = {}
     with (
@@ -118,18 +141,20 @@ def main() -> None:
         redis_server() as redis,
         tempfile.TemporaryDirectory() as tmp,
     ):
+        budget = [*LIMITS, "--budget", "1000000", "--period", "day"]
         variants = [
-            ("off", False, None, LIMITS),
-            ("on (memory limits)", True, None, LIMITS),
-            ("on (redis limits)", True, redis, LIMITS),
-            ("on + budget", True, None, [*LIMITS, "--budget", "1000000", "--period", "day"]),
+            ("off", False, None, LIMITS, True),
+            ("on (memory limits)", True, None, LIMITS, True),
+            ("on (redis limits)", True, redis, LIMITS, True),
+            ("on + budget, old path", True, None, budget, False),
+            ("on + budget", True, None, budget, True),
         ]
         prepared = []
-        for index, (label, on, redis_url, options) in enumerate(variants):
+        for index, (label, on, redis_url, options, fast) in enumerate(variants):
             if label == "on (redis limits)" and redis_url is None:
                 continue
             folder = Path(tmp) / str(index)
-            config = write_config(folder, upstream, args.workers, on=on, redis=redis_url)
+            config = write_config(folder, upstream, args.workers, on=on, redis=redis_url, fast=fast)
             prepared.append((label, config, create_key(config, *options)))
         for _ in range(args.rounds):  # off, on, ... then again: order effects even out
             for label, config, key in prepared:
@@ -158,6 +183,45 @@ def main() -> None:
             f"{label}: throughput {change:+.1f}% vs off, "
             f"{r.cpu_us - base.cpu_us:+.0f} us of gateway CPU per request"
         )
+    memory = best["on (memory limits)"]
+    for label in ("on + budget, old path", "on + budget"):
+        print(f"{label}: the budget path costs {best[label].cpu_us - memory.cpu_us:+.0f} us of")
+        print("  gateway CPU per request over on (memory limits)")
+    print()
+    print(ledger_table(args.ledger_requests))
+
+
+def ledger_table(requests: int) -> str:
+    """Reserve + settle through BudgetLedger on a SQLite file, 32 requests in flight."""
+    rows = [("budget ledger (SQLite)", "CPU us per request", "wall us per request")]
+    for label, fast in (("old path", False), ("loop thread + batched settle", True)):
+        with tempfile.TemporaryDirectory() as tmp:
+            cpu, wall = asyncio.run(ledger_run(Path(tmp) / "budget.db", fast, requests))
+        rows.append((label, f"{cpu:.0f}", f"{wall:.0f}"))
+    return table(rows)
+
+
+async def ledger_run(path: Path, fast: bool, requests: int) -> tuple[float, float]:
+    engine = create_engine(f"sqlite:///{path}")
+    await upgrade(engine)
+    ledger = BudgetLedger(engine, fast=fast)
+
+    async def one(i: int) -> None:
+        hold = await ledger.reserve(f"key-{i % 4}", "day", 10**15, 5_000)
+        assert isinstance(hold, Hold)
+        await asyncio.sleep(0)  # the upstream call
+        ledger.settle(hold, 1_000)
+
+    await asyncio.gather(*(one(i) for i in range(64)))  # warm up
+    await ledger.drain()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for start in range(0, requests, 32):
+        await asyncio.gather(*(one(i) for i in range(start, min(start + 32, requests))))
+    await ledger.drain()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    ledger.close()
+    await engine.dispose()
+    return cpu / requests * 1e6, wall / requests * 1e6
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,12 +165,12 @@ async def test_a_failed_settlement_write_is_retried() -> None:
     assert batches == [[Settlement("k", "total", 40, 100)]] * 2
 
 
-async def test_without_batching_each_settlement_is_written_on_its_own(
+async def test_the_earlier_path_writes_each_settlement_on_its_own(
     tmp_path: Path,
 ) -> None:
     engine = create_engine(f"sqlite:///{tmp_path}/budget.db")
     await upgrade(engine)
-    ledger = BudgetLedger(engine, batch=False)
+    ledger = BudgetLedger(engine, fast=False)
     holds = [await ledger.reserve("k", "total", 10_000, 100) for _ in range(3)]
     for hold in holds:
         assert isinstance(hold, Hold)
@@ -208,3 +209,17 @@ async def test_spend_by_counts_only_requests_sent_to_a_provider(ledger: BudgetLe
         )
     grouped = await ledger.spend_by("key", 0.0, 200.0)
     assert [(g["group"], g["requests"], g["cost_usd"]) for g in grouped] == [("k", 2, 0.5)]
+
+
+async def test_a_reservation_waits_for_another_writer_instead_of_failing(
+    ledger: BudgetLedger, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "budget.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds SQLite's write lock
+    pending = asyncio.ensure_future(ledger.reserve("k", "total", 1_000, 100))
+    await asyncio.sleep(0.2)
+    waited = not pending.done()
+    other.execute("COMMIT")
+    other.close()
+    assert waited
+    assert await pending == Hold("k", "total", 100)

@@ -153,6 +153,7 @@ class PriceTable:
         }
         self._max_output = dict(max_output or {})
         self._memo: dict[tuple[str, str], Price | None] = {}
+        self._output_memo: dict[tuple[str, str], int | None] = {}
 
     def known_price(self, provider: str | None, model: str | None) -> Price | None:
         """The price, or ``None`` for a model that neither config nor the table prices."""
@@ -170,8 +171,13 @@ class PriceTable:
 
     def max_output(self, provider: str, model: str) -> int | None:
         """The model's most output tokens per request (config first), if known."""
-        found = _match(self._max_output, provider, model)
-        return found if found is not None else _match(DEFAULT_MAX_OUTPUT, provider, model)
+        key = (provider, model)
+        if key not in self._output_memo:
+            found = _match(self._max_output, provider, model)
+            if found is None:
+                found = _match(DEFAULT_MAX_OUTPUT, provider, model)
+            self._output_memo[key] = found
+        return self._output_memo[key]
 
     def _lookup(self, provider: str, model: str) -> Price | None:
         found = _match(self._overrides, provider, model)

@@ -61,7 +61,7 @@ async def build_security(
         providers = {p.name: p for p in settings.providers}
         gateway = settings.gateway
         prices = PriceTable(providers, gateway.prices, gateway.max_output_tokens)
-        ledger = BudgetLedger(engine, batch=gateway.budget_settle_batch)
+        ledger = BudgetLedger(engine, fast=gateway.budget_fast_path)
         stack.callback(ledger.close)
         admission = SecurityAdmission(settings, limiter, ledger, prices)
         stack.push_async_callback(admission.drain)

@@ -134,7 +134,9 @@ class GatewaySettings(Section):
     max_output_tokens: dict[str, int] = Field(default_factory=dict)
     default_max_output_tokens: int = Field(default=4096, ge=1)
     budget_min_output_tokens: int = Field(default=256, ge=1)
-    budget_settle_batch: bool = True  # false: one transaction per settlement (the old path)
+    # false: the earlier budget path (a thread hand-off and a transaction per reservation and
+    # per settlement), kept for comparison in benchmarks/gateway_security.py.
+    budget_fast_path: bool = True
     model_limits: dict[str, ModelLimit] = Field(default_factory=dict)
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
