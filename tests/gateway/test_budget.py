@@ -235,3 +235,20 @@ def test_spend_counts_only_admitted_requests(gateway: str) -> None:
     body = httpx.get(f"{gateway}/admin/spend", params=params, headers=ADMIN).json()
     assert statuses == [200, 200, 429, 429]
     assert [row["requests"] for row in body["data"]] == [2]
+
+
+def test_anthropic_clients_are_held_to_the_budget_and_refused_in_their_shape(
+    gateway: str,
+) -> None:
+    key = create_key(gateway, budget_usd=0.0004)  # one answer of 400 tokens ($0.00024)
+    headers = {"x-api-key": key["key"], "anthropic-version": "2023-06-01"}
+    body = {"model": "fake/long", "max_tokens": 400, "messages": HELLO}
+    url = f"{gateway}/v1/messages"
+    first = httpx.post(url, json=body, headers=headers, timeout=30)
+    spent = nano(settled(gateway, key["id"])["spent_usd"])
+    second = httpx.post(url, json=body, headers=headers, timeout=30)
+    assert first.status_code == 200
+    assert spent == 400 * PRICE_PER_TOKEN_NANO
+    assert second.status_code == 429
+    assert second.json()["type"] == "error"
+    assert "budget exhausted" in second.json()["error"]["message"]
