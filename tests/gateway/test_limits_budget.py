@@ -155,6 +155,18 @@ def test_a_timeout_is_charged_the_whole_reservation() -> None:
     assert charged(ctx) == 5_000
 
 
+def test_a_stream_cut_short_without_usage_is_charged_the_whole_reservation() -> None:
+    ctx = context()
+    ctx.provider, ctx.upstream_model, ctx.outcome = "openai", "gpt-4o", "incomplete"
+    assert charged(ctx) == 5_000
+
+
+def test_a_client_gone_mid_call_without_usage_is_charged_the_whole_reservation() -> None:
+    ctx = context()
+    ctx.provider, ctx.upstream_model, ctx.outcome = "openai", "gpt-4o", "client_gone"
+    assert charged(ctx) == 5_000
+
+
 def test_a_refusal_that_fits_once_requests_settle_says_so_and_asks_for_a_quick_retry() -> None:
     refusal = Refusal(4_875_000, 125_000, 5_000_000, "total", None, "total")
     error = budget_refusal("laptop", refusal, 100_000, 256)

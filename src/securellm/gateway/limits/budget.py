@@ -29,7 +29,7 @@ from securellm.providers.translate.to_anthropic import DEFAULT_MAX_TOKENS
 log = logging.getLogger(__name__)
 LIMIT_HEADER = "x-securellm-max-tokens"
 # Outcomes where the upstream may have done (and billed) the work without reporting usage.
-MAYBE_BILLED = frozenset({"ok", "timed_out"})
+MAYBE_BILLED = frozenset({"ok", "timed_out", "incomplete", "client_gone"})
 
 
 class UnpricedModel(PermissionDenied):
