@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from securellm.core.config import Settings
-from securellm.offload.errors import ModePermissionError
+from securellm.offload.errors import ModePermissionError, ModeUnavailable
 from securellm.offload.gpu import SimulatedGpu, VramMonitor
 from securellm.offload.modes import ModeManager
 
@@ -76,3 +76,13 @@ async def test_local_mode_starts_the_units_again(
         "start llamacpp.service",
         "start ollama.service",
     ]
+
+
+async def test_a_missing_systemctl_is_503_not_500(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    manager = ModeManager(make_settings().offload, VramMonitor(SimulatedGpu(1000)))
+    with pytest.raises(ModeUnavailable, match="cannot run 'systemctl'") as caught:
+        await manager.build()
+    assert caught.value.status == 503

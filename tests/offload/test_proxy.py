@@ -1,10 +1,10 @@
-"""The SSE rewrite that puts offload's model id back into streamed chunks."""
+"""The proxy to model servers: the SSE rewrite of model ids, and how their errors are relayed."""
 
 from __future__ import annotations
 
 import orjson
 
-from securellm.offload.api.proxy import SseRenamer
+from securellm.offload.api.proxy import SseRenamer, _upstream_error
 
 
 def test_model_is_renamed_in_each_data_line() -> None:
@@ -30,3 +30,14 @@ def test_trailing_partial_line_is_flushed() -> None:
 
 def test_non_json_data_is_passed_through() -> None:
     assert SseRenamer("m").feed(b"data: {broken\n") == b"data: {broken\n"
+
+
+def test_a_model_server_5xx_is_relayed_as_502() -> None:
+    body = b'{"error": {"message": "llama crashed", "type": "server_error"}}'
+    response = _upstream_error(500, body)
+    assert (response.status_code, response.body) == (502, body)
+
+
+def test_a_model_server_4xx_is_relayed_with_its_status() -> None:
+    response = _upstream_error(400, b'{"error": {"message": "bad", "type": "x"}}')
+    assert response.status_code == 400

@@ -69,7 +69,17 @@ class LoadTimeout(BackendError):
 class GpuError(OffloadError):
     """No GPU reader works (NVML missing, nvidia-smi absent or unparsable)."""
 
+    status = 503
     code = "gpu_unavailable"
+    type = "service_unavailable"
+
+
+class ModeUnavailable(OffloadError):
+    """The service manager cannot be run at all (``systemctl`` missing): mode changes are off."""
+
+    status = 503
+    code = "mode_unavailable"
+    type = "service_unavailable"
 
 
 class ModePermissionError(OffloadError):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from securellm.core.config import OffloadSettings
-from securellm.offload.errors import BadRequest, ModePermissionError, OffloadError
+from securellm.offload.errors import BadRequest, ModePermissionError, ModeUnavailable
 from securellm.offload.gpu.base import VramMonitor
 from securellm.offload.scheduler import Scheduler
 
@@ -56,7 +56,7 @@ async def systemctl(binary: str, action: str, unit: str) -> tuple[int, str]:
             stderr=asyncio.subprocess.PIPE,
         )
     except OSError as exc:
-        raise OffloadError(f"cannot run {binary!r}: {exc.strerror or exc}") from exc
+        raise ModeUnavailable(f"cannot run {binary!r}: {exc.strerror or exc}") from exc
     _, stderr = await proc.communicate()
     return proc.returncode or 0, stderr.decode("utf-8", "replace").strip()
 

@@ -33,7 +33,7 @@ WHY = {
     409: "the GPU is in build mode, or the model has requests in flight",
     422: "the model is in the registry but cannot be loaded (see its reason)",
     502: "the model's server failed to start, died, or answered garbage",
-    503: "the model could fit, but busy or pinned models hold the memory now",
+    503: "busy or pinned models hold the memory now, or no GPU reader or systemctl works",
     504: "the model's server did not become healthy in time",
     507: "the model can never fit this GPU",
 }
@@ -65,7 +65,8 @@ def operations() -> list[Operation]:
     model = (MODEL_ID,)
     return [
         _op("GET /health", "health", "liveness", Reply(200, "alive", s.Health)),
-        _op("GET /health/vram", "vram", "GPU memory and loaded models", Reply(200, "VRAM", s.Vram)),
+        _op("GET /health/vram", "vram", "GPU memory and loaded models", Reply(200, "VRAM", s.Vram),
+            (503,)),
         _op("GET /v1/models", "listOpenAIModels", "usable models, OpenAI's list",
             Reply(200, "the models", s.OpenAIModelList)),
         _op("POST /v1/chat/completions", "createChatCompletion", "OpenAI chat, loading on demand",
@@ -86,7 +87,7 @@ def operations() -> list[Operation]:
             Reply(200, "each backend", s.BackendList)),
         _op("GET /mode", "getMode", "the GPU mode", Reply(200, "the mode", s.Mode)),
         _op("POST /mode", "setMode", "switch to build mode (free the GPU) or back to local",
-            Reply(200, "what the switch did", s.ModeReport), (400, 403), s.ModeRequest),
+            Reply(200, "what the switch did", s.ModeReport), (400, 403, 503), s.ModeRequest),
         _op("GET /metrics", "metrics", "Prometheus metrics", Reply(200, "metrics", media=TEXT)),
         _op("GET /openapi.json", "openapi", "this document",
             Reply(200, "the OpenAPI 3.1 document", media={"application/json": {"type": "object"}})),

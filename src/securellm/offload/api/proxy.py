@@ -165,6 +165,8 @@ async def _whole(upstream: aiohttp.ClientResponse, model_id: str) -> Response:
 
 
 def _upstream_error(status: int, data: bytes) -> Response:
+    """A model server's error: its 4xx as it is, its 5xx as 502 (the fault is behind us)."""
+    status = 502 if status >= 500 else status
     try:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
