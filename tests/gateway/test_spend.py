@@ -16,12 +16,12 @@ from securellm.gateway.spend import (
     BudgetLedger,
     Hold,
     Refusal,
-    Settlement,
     SettlementQueue,
     format_usd,
     period_of,
     to_nano,
 )
+from securellm.gateway.spend_writers import Settlement
 from securellm.gateway.tables import audit_events
 
 
