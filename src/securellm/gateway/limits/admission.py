@@ -3,9 +3,8 @@ real tokens and cost after it."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,12 +52,10 @@ class SecurityAdmission:
         self.plan = LimitPlan(settings.gateway, providers)
         self.refusals = Refusals()
         self.limiter = limiter
-        self.ledger = ledger
         self.prices = prices
         self.budgets = BudgetGate(settings.gateway, ledger, prices)
         self.default_output = settings.gateway.estimate_output_tokens
         self.ttl_ms = settings.gateway.request_timeout_s * 1000 + 60_000
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def admit(self, ctx: RequestContext, route: Route, body: JSON) -> None:
         key = ctx.key
@@ -120,15 +117,8 @@ class SecurityAdmission:
         assert backend is not None
         self.limiter.settle(backend, adjustments, reservation.concurrency)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def drain(self) -> None:
         """Wait for every pending settlement (called on shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.budgets.drain()
         await self.limiter.drain()
 
