@@ -154,6 +154,15 @@ async def test_a_dot_git_file_pointing_outside_is_refused(root: Path, outside: P
     assert "its .git file" in await refused(root, str(root))
 
 
+async def test_a_dot_git_symlink_pointing_outside_is_refused(root: Path, outside: Path) -> None:
+    # Nix reads a ?rev= from the objects .git leads to: another repository's files.
+    (outside / ".git").mkdir()
+    (root / ".git").symlink_to(outside / ".git")
+    text = await refused(root, f"git+file://{root}?rev={'0' * 40}")
+    assert "its .git resolves to" in text
+    assert "its .git resolves to" in await refused(root, str(root))
+
+
 async def test_a_repeated_parameter_is_refused(root: Path) -> None:
     assert "twice" in await refused(root, f"path:{root}?dir=a&dir=b")
 

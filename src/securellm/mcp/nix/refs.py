@@ -170,6 +170,8 @@ class FlakeRefs:
             return
         self._require_inside(ref, top, "its git repository")
         dot_git = top / ".git"
+        if dot_git.is_symlink():  # Nix reads the objects (any ?rev=) where it points
+            self._require_inside(ref, _resolve(ref, dot_git), "its .git")
         if dot_git.is_file():
             try:
                 pointer = dot_git.read_text(encoding="utf-8", errors="replace").strip()
