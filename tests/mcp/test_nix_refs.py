@@ -163,6 +163,14 @@ async def test_a_dot_git_symlink_pointing_outside_is_refused(root: Path, outside
     assert "its .git resolves to" in await refused(root, str(root))
 
 
+@pytest.mark.parametrize("escaped", ["%00", "%0a", "%7f"])
+async def test_an_escape_decoding_to_a_control_character_is_refused(
+    root: Path, escaped: str
+) -> None:
+    assert "control character" in await refused(root, f"path:{root}/x{escaped}")
+    assert "control character" in await refused(root, f"path:{root}?dir=sub{escaped}")
+
+
 async def test_a_repeated_parameter_is_refused(root: Path) -> None:
     assert "twice" in await refused(root, f"path:{root}?dir=a&dir=b")
 

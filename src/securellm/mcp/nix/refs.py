@@ -48,6 +48,14 @@ def _refuse(ref: str, why: str) -> InvalidInputError:
     return InvalidInputError(f"flake_ref {ref!r} refused: {why}")
 
 
+def _decoded(ref: str, text: str) -> str:
+    """``text`` percent-decoded; an escape that decodes to a control character is refused."""
+    value = unquote(text)
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise _refuse(ref, "a percent-escape decodes to a control character")
+    return value
+
+
 def scheme_of(ref: str) -> str | None:
     """``""`` for a bare path, the lower-cased scheme, or None for a registry name."""
     if ref.startswith(("/", "./")) or ref == ".":
@@ -61,7 +69,7 @@ def parse_query(ref: str, raw: str) -> dict[str, str]:
     query: dict[str, str] = {}
     for part in filter(None, raw.split("&")):
         key, _, value = part.partition("=")
-        key, value = unquote(key), unquote(value)
+        key, value = _decoded(ref, key), _decoded(ref, value)
         if key not in LOCAL_QUERY_KEYS:
             allowed = ", ".join(sorted(LOCAL_QUERY_KEYS))
             raise _refuse(ref, f"a local flake takes only these parameters: {allowed}")
@@ -81,7 +89,7 @@ def parse_local(ref: str, scheme: str) -> LocalRef:
     parts = urlsplit(ref)
     if parts.netloc:
         raise _refuse(ref, f"a {scheme}: ref names a local path, not a host ({parts.netloc!r})")
-    return LocalRef(scheme, unquote(parts.path), parse_query(ref, parts.query), parts.query)
+    return LocalRef(scheme, _decoded(ref, parts.path), parse_query(ref, parts.query), parts.query)
 
 
 def _inside(path: Path, roots: Sequence[Path]) -> bool:
