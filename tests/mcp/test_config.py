@@ -89,8 +89,8 @@ def test_default_flake_roots_are_the_project_and_etc_nixos(tmp_path: Path) -> No
     )
 
 
-@pytest.mark.parametrize("cwd", [Path("/"), Path("/home/u")])
-def test_default_flake_roots_leave_out_slash_and_the_home_directory(cwd: Path) -> None:
+@pytest.mark.parametrize("cwd", [Path("/"), Path("/home"), Path("/home/u")])
+def test_default_flake_roots_leave_out_the_home_directory_and_above(cwd: Path) -> None:
     from securellm.core.config.mcp import default_flake_roots
 
     assert default_flake_roots(cwd, Path("/home/u")) == (Path("/etc/nixos"),)

@@ -35,7 +35,7 @@ class McpSettings(Section):
     nix_extra_options: tuple[str, ...] = ()
     # None: detect a single-user install (root without the group) and pass "" for it.
     nix_build_users_group: str | None = None
-    # None: the server's working directory (unless it is / or $HOME) and /etc/nixos.
+    # None: the server's working directory (unless it is $HOME or above it) and /etc/nixos.
     nix_allowed_roots: tuple[Path, ...] | None = None
     nix_timeout_s: float = Field(default=120.0, gt=0)
     nix_build_timeout_s: float = Field(default=3600.0, gt=0)
@@ -86,11 +86,12 @@ class McpSettings(Section):
 def default_flake_roots(cwd: Path, home: Path) -> tuple[Path, ...]:
     """The project the server was started in, and the NixOS configuration.
 
-    A working directory of ``/`` (a service) or the home directory itself is left out:
-    a flake ref there could copy the whole file system, or ``~/.ssh``, into the store.
+    A working directory that is the home directory or holds it (``/`` for a service,
+    ``/home``) is left out: a flake ref there could copy the whole file system, or
+    ``~/.ssh``, into the store.
     """
     roots = [NIXOS_CONFIG_DIR]
-    if cwd.resolve() not in (Path("/"), home.resolve()):
+    if not home.resolve().is_relative_to(cwd.resolve()):
         roots.insert(0, cwd.resolve())
     return tuple(roots)
 
