@@ -13,11 +13,12 @@ import httpx2 as httpx
 import openai
 import orjson
 import pytest
+from starlette.requests import ClientDisconnect
 
 from securellm.core.config import ProviderSettings
 from securellm.gateway.app import create_app
 from securellm.gateway.context import RequestContext
-from securellm.gateway.service import relay
+from securellm.gateway.service import relay, to_response
 from securellm.providers.base import Call, Provider, UpstreamResponse
 from securellm.providers.registry import build_provider
 from support.asgi_server import serve_app
@@ -232,6 +233,74 @@ async def test_an_anthropic_message_stop_waits_for_the_audit_record() -> None:
     assert not last.done()
     state.write.set_result(None)
     assert await last == stop
+
+
+class DoneState(HeldState):
+    """``HeldState`` whose audit write is already done."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.write.set_result(None)
+
+
+async def _gone() -> dict[str, Any]:
+    return {"type": "http.disconnect"}
+
+
+async def test_a_client_gone_before_the_stream_began_still_gets_its_record() -> None:
+    # Under ASGI 2.4 a server's send raises once the client has left, so Starlette never
+    # starts the body iterator: its own ``finally`` cannot record the request.
+    started: list[bool] = []
+
+    async def upstream_events() -> AsyncIterator[bytes]:
+        started.append(True)
+        yield DONE
+
+    state = DoneState()
+    upstream = UpstreamResponse(stream=upstream_events(), complete=True)
+    response = to_response(RequestContext(endpoint="chat"), state, upstream)  # type: ignore[arg-type]
+
+    async def send(_message: Any) -> None:
+        raise OSError("the client is gone")
+
+    scope = {"type": "http", "headers": [], "asgi": {"spec_version": "2.4"}}
+    with pytest.raises(ClientDisconnect):
+        await response(scope, _gone, send)
+    assert not started
+    assert [(c.outcome, c.error) for c in state.finished] == [
+        ("client_gone", "client disconnected before the stream")
+    ]
+    assert state.in_flight == 0
+
+
+async def test_a_client_gone_mid_stream_is_settled_when_the_response_ends() -> None:
+    content = b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+    never = asyncio.Event()
+
+    async def upstream_events() -> AsyncIterator[bytes]:
+        yield content
+        await never.wait()
+        yield DONE
+
+    state = DoneState()
+    upstream = UpstreamResponse(stream=upstream_events(), complete=True)
+    response = to_response(RequestContext(endpoint="chat"), state, upstream)  # type: ignore[arg-type]
+    body_sent = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await body_sent.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        if message.get("body"):
+            body_sent.set()
+            await asyncio.sleep(3600)  # the client stopped reading
+
+    await response({"type": "http", "headers": []}, receive, send)
+    assert [(c.outcome, c.error) for c in state.finished] == [
+        ("client_gone", "client disconnected mid-stream")
+    ]
+    assert state.in_flight == 0
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from securellm.core.errors import (
     AuthenticationFailed,
@@ -147,25 +148,63 @@ def to_response(ctx: RequestContext, state: GatewayState, upstream: UpstreamResp
             upstream.body, upstream.status, headers=headers, media_type=upstream.media_type
         )
     headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
-    return StreamingResponse(
-        relay(ctx, state, upstream),
-        upstream.status,
-        headers=headers,
-        media_type=upstream.media_type,
-    )
+    return RelayResponse(ctx, state, upstream, headers)
+
+
+class RelayResponse(StreamingResponse):
+    """A relayed stream whose request is settled exactly once, however the response ends.
+
+    Starlette never starts the body iterator when the client left before the first byte
+    (its ``finally`` would not run: no audit record, a budget reservation and a
+    concurrency slot held for good), and leaves it suspended when the client leaves
+    mid-stream (settled only when it is collected). Both are closed here.
+    """
+
+    def __init__(
+        self,
+        ctx: RequestContext,
+        state: GatewayState,
+        upstream: UpstreamResponse,
+        headers: dict[str, str],
+    ) -> None:
+        self._request = (ctx, state, upstream)
+        self._began = False
+        events = relay(ctx, state, upstream, on_start=self._start)
+        super().__init__(events, upstream.status, headers=headers, media_type=upstream.media_type)
+
+    def _start(self) -> None:
+        self._began = True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.body_iterator.aclose()  # type: ignore[attr-defined]
+                if not self._began:
+                    ctx, state, upstream = self._request
+                    ctx.outcome, ctx.error = "client_gone", "client disconnected before the stream"
+                    await _settle(ctx, state, upstream, None)
 
 
 async def relay(
-    ctx: RequestContext, state: GatewayState, upstream: UpstreamResponse
+    ctx: RequestContext,
+    state: GatewayState,
+    upstream: UpstreamResponse,
+    *,
+    on_start: Callable[[], None] | None = None,
 ) -> AsyncIterator[bytes]:
     """Forward a stream and record its outcome when it ends, however it ends.
 
     The terminal event (``data: [DONE]``, ``event: message_stop``) is held back until the
     request's audit record is written. A stream that stops without it, or whose provider
     raised, ends with the dialect's error event; one the provider ended with its own error
-    event (``upstream.failure``) gets nothing more.
+    event (``upstream.failure``) gets nothing more. ``on_start`` is called once the
+    generator runs (see :class:`RelayResponse`).
     """
     assert upstream.stream is not None
+    if on_start is not None:
+        on_start()
     kept = bytearray() if ctx.key is not None and ctx.key.log_content else None
     held: list[bytes] = []
     settled = False
