@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import socket
 import stat
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -45,6 +48,26 @@ def test_an_empty_token_file_is_refused(tmp_path: Path) -> None:
     path.write_text("\n")
     with pytest.raises(HttpStartError, match="empty"):
         load_or_create_token(path)
+
+
+def test_a_token_file_that_cannot_be_written_is_not_left_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full disk at first start: the next start must not find an empty token file.
+    path = tmp_path / "state" / "mcp-http-token"
+
+    def disk_full(fd: int, *_args: object, **_kwargs: object) -> NoReturn:
+        os.close(fd)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", disk_full)
+    with pytest.raises(HttpStartError, match="No space left"):
+        load_or_create_token(path)
+    monkeypatch.undo()
+    assert not path.exists()
+    assert list(path.parent.iterdir()) == []
+    token, _ = load_or_create_token(path)
+    assert len(token) >= 32
 
 
 def test_a_configured_token_file_wins_over_the_state_dir(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import hmac
 import os
 import secrets
 import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,19 +83,30 @@ def http_token(mcp: McpSettings, state_dir: Path) -> HttpToken:
 
 
 def load_or_create_token(path: Path) -> tuple[str, tuple[str, ...]]:
-    """Read ``path``, or create it with a new random token, readable by its owner only."""
+    """Read ``path``, or create it with a new random token, readable by its owner only.
+
+    The token is written to a private temporary file that is then linked into place, so
+    ``path`` never exists empty or half-written: a server starting at the same moment
+    reads the whole token, and a failed write leaves nothing behind.
+    """
+    if path.exists():
+        return _read_existing(path)
+    token = secrets.token_urlsafe(32)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(token + "\n")
+            os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
     except FileExistsError:
         return _read_existing(path)
     except OSError as exc:
         raise HttpStartError(
             f"cannot create the bearer token file {path}: {exc.strerror}"
         ) from None
-    token = secrets.token_urlsafe(32)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
     return token, (f"created {path} (mode 0600)",)
 
 
