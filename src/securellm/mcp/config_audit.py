@@ -5,7 +5,6 @@ Findings name where a problem is, never the secret itself.
 
 from __future__ import annotations
 
-import ipaddress
 import tomllib
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
@@ -14,10 +13,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from securellm.core.config import Settings
+from securellm.core.config.sections import is_loopback
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITY_ORDER: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
-_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
 class ConfigFinding(BaseModel):
@@ -27,18 +26,6 @@ class ConfigFinding(BaseModel):
     severity: Severity
     location: str
     message: str
-
-
-def is_loopback(host: str | None) -> bool:
-    """True for ``localhost``, 127.0.0.0/8 and ``::1``."""
-    if not host:
-        return False
-    if host.lower() in _LOCAL_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def plain_http_findings(settings: Settings) -> list[ConfigFinding]:

@@ -25,7 +25,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from securellm.core.config import McpSettings
 from securellm.core.config.mcp import configured_http_token
 from securellm.core.config.secrets import SecretSourceError
-from securellm.mcp.config_audit import is_loopback
+from securellm.core.config.sections import is_loopback
 from securellm.mcp.errors import HttpStartError
 
 TOKEN_FILE = "mcp-http-token"  # noqa: S105 (a file name)

@@ -91,9 +91,15 @@ class ModelLimit(Section):
     tpm: int | None = Field(default=None, ge=1)
 
 
-def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback IP address (a hostname or a wildcard bind is not)."""
-    if host == "localhost":
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def is_loopback(host: str | None) -> bool:
+    """A name for this machine (``localhost``) or a loopback IP address, 127.0.0.0/8 and
+    ``::1`` (another host name or a wildcard bind is not)."""
+    if not host:
+        return False
+    if host.lower() in _LOCAL_NAMES:
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
