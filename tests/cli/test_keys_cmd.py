@@ -63,11 +63,13 @@ def test_bad_period_is_a_usage_error(config: Path) -> None:
     assert result.exit_code == 2
 
 
-def test_bad_expiry_is_a_usage_error(config: Path) -> None:
+@pytest.mark.parametrize("expires", ["soon", "\u00b2d", "99999999999999d", "d", ""])
+def test_bad_expiry_is_a_usage_error(config: Path, expires: str) -> None:
     result = runner.invoke(
-        app, ["keys", "create", "x", "--config", str(config), "--expires", "soon"]
+        app, ["keys", "create", "x", "--config", str(config), "--expires", expires]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 2, result.output
+    assert "--expires must be like" in result.output
 
 
 def keys(config: Path, *args: str) -> Result:

@@ -90,12 +90,13 @@ def _expiry(value: str | None) -> datetime | None:
     if value is None:
         return None
     units = {"d": 86400, "h": 3600, "m": 60}
-    if value[:-1].isdigit() and value[-1] in units:
-        return datetime.now(UTC) + timedelta(seconds=int(value[:-1]) * units[value[-1]])
+    amount = value[:-1]
     try:
+        if amount.isascii() and amount.isdigit() and value[-1:] in units:
+            return datetime.now(UTC) + timedelta(seconds=int(amount) * units[value[-1]])
         parsed = datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"--expires must be like 30d, 12h or an ISO date, not {value!r}", 2)
+    except (ValueError, OverflowError):  # "²d", "99999999999d", "soon"
+        fail(f"--expires must be like 30d, 12h or an ISO date before 9999, not {value!r}", 2)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
