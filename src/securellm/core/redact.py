@@ -18,6 +18,7 @@ looks generated (a digit, inner capitals or symbols), as credentials do and word
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -99,30 +100,37 @@ _PATTERNS: list[tuple[tuple[str, ...], re.Pattern[str], _Replacement]] = [
 ]
 
 
-def _known_secret_patterns(secret: str) -> list[re.Pattern[str]]:
-    """The masked and cut-short forms of one known secret."""
+@functools.lru_cache(maxsize=64)
+def _known_secret_patterns(secret: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """``(hint, pattern)`` for the masked and cut-short forms of one known secret, compiled
+    once: a pattern runs only when its hint, text each of its matches contains, is there."""
     patterns = []
     if len(secret) >= 8:
-        last = re.escape(secret[-4:])
-        patterns.append(re.compile(rf"({_TOKEN}*?)(\*{{3,}}|\.{{3}}|\u2026){last}(?![A-Za-z0-9])"))
+        last = secret[-4:]
+        form = rf"({_TOKEN}*?)(\*{{3,}}|\.{{3}}|\u2026){re.escape(last)}(?![A-Za-z0-9])"
+        patterns.append((last, re.compile(form)))
     if len(secret) > PREFIX_CHARS:
-        patterns.append(re.compile(re.escape(secret[:PREFIX_CHARS]) + f"{_TOKEN}*"))
-    return patterns
+        prefix = secret[:PREFIX_CHARS]
+        patterns.append((prefix, re.compile(re.escape(prefix) + f"{_TOKEN}*")))
+    return tuple(patterns)
+
+
+def _known_form(secret: str, match: re.Match[str]) -> str:
+    """A masked form (``****abcd``, or ``...abcd`` after the secret's own start), or a quote
+    of the secret cut short: masked; anything else that ends like the secret is kept."""
+    if match.re.groups == 0:
+        return MASK
+    head, marker = match.group(1), match.group(2)
+    if marker.startswith("*") or (len(head) >= 3 and secret.startswith(head)):
+        return MASK
+    return match.group(0)
 
 
 def _mask_known(text: str, secret: str) -> str:
     text = text.replace(secret, MASK)
-    for pattern in _known_secret_patterns(secret):
-
-        def replace(match: re.Match[str], secret: str = secret) -> str:
-            if match.re.groups == 0:
-                return MASK
-            head, marker = match.group(1), match.group(2)
-            if marker.startswith("*") or (len(head) >= 3 and secret.startswith(head)):
-                return MASK
-            return match.group(0)
-
-        text = pattern.sub(replace, text)
+    for hint, pattern in _known_secret_patterns(secret):
+        if hint in text:
+            text = pattern.sub(functools.partial(_known_form, secret), text)
     return text
 
 
