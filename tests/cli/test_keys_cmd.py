@@ -72,6 +72,14 @@ def test_bad_expiry_is_a_usage_error(config: Path, expires: str) -> None:
     assert "--expires must be like" in result.output
 
 
+@pytest.mark.parametrize("budget", ["inf", "nan", "1e300"])
+def test_a_budget_the_ledger_cannot_hold_is_a_usage_error(config: Path, budget: str) -> None:
+    # to_nano(inf) or a value past 64 bits made every request of the key a 503.
+    for command in (["create", "x"], ["update", "x"]):
+        result = runner.invoke(app, ["keys", *command, "--config", str(config), "--budget", budget])
+        assert result.exit_code == 2, result.output
+
+
 def keys(config: Path, *args: str) -> Result:
     return runner.invoke(app, ["keys", *args, "--config", str(config)])
 

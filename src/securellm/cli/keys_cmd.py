@@ -39,7 +39,11 @@ Models = Annotated[
 Rpm = Annotated[int | None, typer.Option(min=1, help="Requests per minute.")]
 Tpm = Annotated[int | None, typer.Option(min=1, help="Tokens per minute.")]
 Concurrency = Annotated[int | None, typer.Option(min=1, help="Requests in flight at once.")]
-Budget = Annotated[float | None, typer.Option(min=0.000001, help="Budget in USD.")]
+# The ledger counts integer nano-USD in 64 bits; above this (or inf) a key could not be used.
+MAX_BUDGET_USD = 1e9
+Budget = Annotated[
+    float | None, typer.Option(min=0.000001, max=MAX_BUDGET_USD, help="Budget in USD.")
+]
 Period = Annotated[str | None, typer.Option(help="Budget period: day, month or total.")]
 Expires = Annotated[str | None, typer.Option(help="30d, 12h, or an ISO date.")]
 
