@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import stat
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from securellm.mcp.errors import InvalidInputError
@@ -291,3 +293,23 @@ async def test_a_real_registry_entry_to_a_local_path_is_refused(
     async with make_harness(nix_extra_options=options) as h:
         text = await h.error("nix_flake_metadata", flake_ref="evil")
     assert "the registry maps it to 'path:/etc'" in text
+
+
+async def test_concurrent_registry_names_share_one_registry_listing(
+    tmp_path: Path, make_harness: Any
+) -> None:
+    calls = tmp_path / "registry-calls"
+    script = tmp_path / "fake-nix"
+    script.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        f'  *"registry list"*) echo call >> {calls}; sleep 0.2; '
+        'echo "global flake:nixpkgs github:NixOS/nixpkgs/nixpkgs-unstable" ;;\n'
+        "  *) echo '{}' ;;\n"
+        "esac\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    async with make_harness(nix_binary=str(script)) as h, anyio.create_task_group() as group:
+        for _ in range(5):
+            group.start_soon(partial(h.call, "nix_flake_metadata", flake_ref="nixpkgs"))
+    assert calls.read_text().splitlines() == ["call"]

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
@@ -119,20 +120,24 @@ class NixTools:
             roots = default_flake_roots(Path.cwd(), Path.home())
         self.refs = FlakeRefs(roots, cwd=Path.cwd(), list_registry=self._registry)
         self._registry_text: tuple[float, str] | None = None
+        self._registry_lock = anyio.Lock()
 
     async def _registry(self) -> str:
-        """``nix registry list``, kept for the cache TTL (registry names are checked often)."""
-        now = time.monotonic()
-        if self._registry_text and now - self._registry_text[0] < self._state.mcp.cache_ttl_s:
-            return self._registry_text[1]
-        result = await self._state.nix.run(["registry", "list"], timeout_s=self._timeout)
-        if result.returncode != 0:
-            raise NixCommandError(
-                "nix registry list failed, so where a registry name points cannot be checked "
-                f"(exit {result.returncode}): {_tail(result)}"
-            )
-        self._registry_text = (now, result.stdout)
-        return result.stdout
+        """``nix registry list``, kept for the cache TTL (registry names are checked often);
+        calls that arrive while it runs wait for that one instead of starting their own."""
+        async with self._registry_lock:
+            now = time.monotonic()
+            cached = self._registry_text
+            if cached and now - cached[0] < self._state.mcp.cache_ttl_s:
+                return cached[1]
+            result = await self._state.nix.run(["registry", "list"], timeout_s=self._timeout)
+            if result.returncode != 0:
+                raise NixCommandError(
+                    "nix registry list failed, so where a registry name points cannot be "
+                    f"checked (exit {result.returncode}): {_tail(result)}"
+                )
+            self._registry_text = (now, result.stdout)
+            return result.stdout
 
     async def _installable(self, flake_ref: str, attr: str) -> str:
         checked_attr = validate.attr_path(attr)  # first: a bad attr starts no registry lookup
