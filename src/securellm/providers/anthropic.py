@@ -22,6 +22,7 @@ from securellm.providers.translate.common import (
     anthropic_sse,
     count,
     error_message,
+    loads_or_none,
     obj,
     usage_from_anthropic,
 )
@@ -85,7 +86,7 @@ class AnthropicProvider(HttpProvider):
 
     def _reply(self, raw: bytes) -> dict[str, Any]:
         """A whole reply as an object; an error object in it (even with 200) is raised."""
-        data = _loads(raw)
+        data = loads_or_none(raw)
         if not isinstance(data, dict):
             raise UpstreamError(f"provider {self.name!r} sent a reply that is not a JSON object")
         error = self.client.error_in_body(data)
@@ -105,7 +106,7 @@ class AnthropicProvider(HttpProvider):
             async for event in sse_events(response):
                 data = event_data(event)
                 if data is not None and (_interesting(data) or b'"error"' in data):
-                    ending = self._observe(_loads(data), result)
+                    ending = self._observe(loads_or_none(data), result)
                     if ending is not None:
                         yield ending
                         return
@@ -144,7 +145,7 @@ class AnthropicProvider(HttpProvider):
                 data = event_data(event)
                 if data is None:
                     continue
-                parsed = _loads(data)
+                parsed = loads_or_none(data)
                 if parsed is None:
                     parsed = {"type": "error", "error": {"message": "invalid upstream event"}}
                 elif b'"error"' in data:
@@ -179,14 +180,6 @@ def _read_usage(data: dict[str, Any], result: UpstreamResponse) -> None:
         result.usage.completion_tokens = count(usage.get("output_tokens"))
     elif kind == "message_stop":
         result.complete = True
-
-
-def _loads(raw: bytes) -> Any:
-    """Parsed JSON, or None when ``raw`` is not JSON."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _break_message(name: str, exc: BaseException) -> str:

@@ -27,6 +27,7 @@ from securellm.providers.translate.bridge import messages_via_chat
 from securellm.providers.translate.common import (
     OPENAI_DONE,
     error_message,
+    loads_or_none,
     openai_error_end,
     openai_sse,
 )
@@ -115,7 +116,7 @@ class OpenAICompatibleProvider(HttpProvider):
                     yield OPENAI_DONE
                     continue
                 if data is not None and (b'"usage"' in data or b'"error"' in data):
-                    chunk = _loads(data)
+                    chunk = loads_or_none(data)
                     ending = self._ending(chunk)
                     if ending is not None:
                         result.failure = ending[0]
@@ -159,7 +160,7 @@ class OpenAICompatibleProvider(HttpProvider):
         return failure, [openai_sse({"error": payload}), OPENAI_DONE]
 
     def _usage_of_body(self, raw: bytes) -> Usage:
-        parsed = _loads(raw)
+        parsed = loads_or_none(raw)
         error = self.client.error_in_body(parsed)
         if error is not None:
             raise error
@@ -170,14 +171,6 @@ def _estimate_prompt(body: dict[str, Any]) -> int:
     """About four characters a token: used only when the upstream reports no usage."""
     text = body.get("messages") or body.get("prompt") or ""
     return max(1, len(orjson.dumps(text)) // 4)
-
-
-def _loads(data: bytes) -> Any:
-    """Parsed JSON, or None when ``data`` is not JSON."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _take_usage(chunk: dict[str, Any], result: UpstreamResponse) -> bool:

@@ -192,6 +192,14 @@ def dumps_arguments(value: Any) -> str:
     return orjson.dumps(value if value is not None else {}).decode()
 
 
+def loads_or_none(raw: bytes) -> Any:
+    """Parsed JSON, or ``None`` when ``raw`` is not JSON (an upstream reply or event)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
 def loads_arguments(arguments: Any, where: str) -> JSON:
     """OpenAI's ``arguments`` string as a JSON object; anything else is the client's error."""
     if isinstance(arguments, dict):
