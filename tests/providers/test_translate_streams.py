@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from securellm.providers.translate.common import MAX_TOKENS, usage_from_openai
 from securellm.providers.translate.ollama import OllamaToOpenAIStream
 from securellm.providers.translate.stream_to_anthropic import OpenAIToAnthropicStream
 from securellm.providers.translate.stream_to_openai import AnthropicToOpenAIStream
@@ -145,3 +146,22 @@ def test_ollama_generate_lines_become_text_completion_chunks() -> None:
     assert chunks[1]["choices"][0]["finish_reason"] == "length"
     assert chunks[2]["usage"]["prompt_tokens"] == 3
     assert chunks[3] is None
+
+
+def test_a_token_count_past_64_bits_is_clamped_and_the_stream_still_ends() -> None:
+    translator = AnthropicToOpenAIStream("m", include_usage=True)
+    start = {"type": "message_start", "message": {"usage": {"input_tokens": 2**64}}}
+    out = translator.feed(start)
+    out += translator.feed({"type": "message_delta", "usage": {"output_tokens": 2**70}})
+    out += translator.feed({"type": "message_stop"})
+    assert (translator.usage.prompt_tokens, translator.usage.completion_tokens) == (
+        MAX_TOKENS,
+        MAX_TOKENS,
+    )
+    assert data_of(out[-2])["usage"]["total_tokens"] == 2 * MAX_TOKENS
+    assert data_of(out[-1]) is None and translator.complete
+
+
+def test_a_huge_openai_usage_is_clamped() -> None:
+    usage = usage_from_openai({"prompt_tokens": 10**30, "completion_tokens": 5})
+    assert (usage.prompt_tokens, usage.completion_tokens) == (MAX_TOKENS, 5)

@@ -111,8 +111,16 @@ def now() -> int:
     return int(time.time())
 
 
+# More tokens than any one request uses: a count past it is clamped, so a broken or lying
+# upstream cannot overflow the 64-bit integers of JSON, the budget ledger or the audit index.
+MAX_TOKENS = 100_000_000
+
+
 def count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    """An upstream's token count: a positive integer (at most ``MAX_TOKENS``), else 0."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return min(value, MAX_TOKENS)
+    return 0
 
 
 def usage_from_anthropic(data: Any) -> Usage:
