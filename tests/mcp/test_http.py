@@ -309,6 +309,26 @@ def test_a_token_that_is_too_short_does_not_start(tmp_path: Path) -> None:
     assert "abc" not in done.stderr
 
 
+def test_a_port_in_use_is_a_one_line_error_before_the_banner(tmp_path: Path) -> None:
+    config = write_config(tmp_path, [f'http_token_file = "{token_file(tmp_path)}"'])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "securellm.mcp", "--config", str(config),
+             "--http", f"127.0.0.1:{port}"],
+            env=server_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "streamable HTTP at" not in done.stderr
+
+
 def test_bad_http_address_exits_with_usage_error(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "securellm.mcp", "--http", "nope"],

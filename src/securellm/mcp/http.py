@@ -124,6 +124,34 @@ def _read_existing(path: Path) -> tuple[str, tuple[str, ...]]:
     return token, notes
 
 
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Bound sockets for every address ``host`` names (as asyncio's ``create_server`` binds
+    them), so that a port in use is a one-line error before the banner, not a line in the log.
+    """
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise HttpStartError(f"cannot listen on {host!r}: {exc.strerror}") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise HttpStartError(
+            f"cannot listen on {host_header(host, port)}: {exc.strerror}"
+        ) from None
+    return sockets
+
+
 def auth_settings(host: str, port: int) -> AuthSettings:
     """Bearer checking only: no OAuth endpoints, no protected-resource metadata.
 

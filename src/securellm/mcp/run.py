@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -68,19 +69,19 @@ def serve_http(settings: Settings, host: str, port: int) -> None:
     from securellm.mcp.server import create_server
 
     server = create_server(settings, mcp, http=(host, port, token.value))
+    sockets = web.listen(host, port)
     for note in token.notes:
         log.info("mcp http token: %s", note)
     log.info("mcp http", extra={"url": web.endpoint(host, port), "token_source": token.source})
     sys.stderr.write(web.banner(host, port, token) + "\n")
     sys.stderr.flush()
     security = web.transport_security(host, mcp)
-    anyio.run(
-        _serve_http, server.streamable_http_app(host=host, transport_security=security), host, port
-    )
+    app = server.streamable_http_app(host=host, transport_security=security)
+    anyio.run(_serve_http, app, host, port, sockets)
 
 
-async def _serve_http(app: Any, host: str, port: int) -> None:
+async def _serve_http(app: Any, host: str, port: int, sockets: list[socket.socket]) -> None:
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
-    await uvicorn.Server(config).serve()
+    await uvicorn.Server(config).serve(sockets=sockets)
