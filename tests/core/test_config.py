@@ -142,3 +142,13 @@ def test_systemd_state_directory_is_the_data_dir(tmp_path: Path) -> None:
     settings = load_settings(None, env=env)
     assert settings.data_dir == Path("/var/lib/securellm")
     assert settings.audit_dir == Path("/var/log/securellm/audit")
+
+
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_a_price_that_is_not_finite_is_an_error(tmp_path: Path, value: str) -> None:
+    # An infinite price made every budgeted request on the model a 500 (round(inf)).
+    text = MINIMAL.replace(
+        "port = 8100", f'port = 8100\n[gateway.prices."local/m"]\ninput = {value}'
+    )
+    with pytest.raises(ConfigError, match=r"gateway.prices.local/m.input"):
+        load_settings(write(tmp_path, text), env={})

@@ -79,9 +79,9 @@ PRESETS: dict[str, ProviderPreset] = {
 class ModelPrice(Section):
     """USD per 1M tokens for one model (``[gateway.prices."provider/model"]``)."""
 
-    input: float = Field(ge=0)
-    output: float = Field(default=0.0, ge=0)
-    cached_input: float | None = Field(default=None, ge=0)
+    input: float = Field(ge=0, allow_inf_nan=False)
+    output: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    cached_input: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class ModelLimit(Section):
