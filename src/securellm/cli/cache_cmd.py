@@ -15,6 +15,7 @@ from securellm.cli.common import (
     CacertOption,
     ConfigOption,
     fail,
+    gateway_url,
     out_console,
     settings_or_exit,
     tls_context,
@@ -38,15 +39,6 @@ UrlOption = Annotated[
     str | None,
     typer.Option("--url", help="Gateway URL (default: from [gateway] host, port and TLS)."),
 ]
-
-
-def gateway_url(settings: Settings) -> str:
-    """Where this machine reaches the configured gateway (a wildcard bind means loopback)."""
-    gw = settings.gateway
-    host = "127.0.0.1" if gw.host in ("0.0.0.0", "::") else gw.host
-    host = f"[{host}]" if ":" in host else host
-    scheme = "https" if gw.tls_cert_file else "http"
-    return f"{scheme}://{host}:{gw.port}"
 
 
 def _call(settings: Settings, method: str, url: str | None, cacert: Path | None) -> dict[str, Any]:

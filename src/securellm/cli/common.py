@@ -60,3 +60,12 @@ def tls_context(cacert: Path | None) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(cacert) if cacert else None)
     except (OSError, ssl.SSLError) as exc:
         fail(f"cannot use {cacert} as a CA certificate: {exc}", 2)
+
+
+def gateway_url(settings: Settings) -> str:
+    """Where this machine reaches the configured gateway (a wildcard bind means loopback)."""
+    gw = settings.gateway
+    host = "127.0.0.1" if gw.host in ("0.0.0.0", "::") else gw.host
+    host = f"[{host}]" if ":" in host else host
+    scheme = "https" if gw.tls_cert_file else "http"
+    return f"{scheme}://{host}:{gw.port}"

@@ -19,6 +19,7 @@ from securellm.cli.common import (
     ConfigOption,
     err_console,
     fail,
+    gateway_url,
     out_console,
     settings_or_exit,
     tls_context,
@@ -100,7 +101,7 @@ QUESTION = "What is the capital of France?"
 def _banner(settings: Settings) -> str:
     """The URL and ready-to-paste curl and Python examples (the key is read from its file)."""
     gw = settings.gateway
-    url = f"{'https' if gw.tls_cert_file else 'http'}://{gw.host}:{gw.port}"
+    url = gateway_url(settings)
     key_file = master_key_path(settings)
     if gw.master_key is None:
         shell_key, py_key = f"$(cat {key_file})", f'pathlib.Path("{key_file}").read_text().strip()'
