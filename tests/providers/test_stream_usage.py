@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from support.fake_anthropic import INPUT_TOKENS, FakeAnthropic
 from support.fake_ollama import PROMPT_EVAL_COUNT, FakeOllama
 from support.fake_openai import FakeOpenAI
 
+DELTA = re.compile(rb'content_block_delta|"content":"[^"]')  # Anthropic's, or OpenAI's text
 CHAT: Any = {"messages": [{"role": "user", "content": "one two three four"}], "stream": True}
 MESSAGES: Any = {**CHAT, "max_tokens": 32}
 
@@ -79,6 +81,36 @@ async def test_client_disconnect_keeps_the_input_usage(claude: Provider) -> None
     await response.stream.aclose()  # type: ignore[attr-defined]
     assert response.usage.prompt_tokens == INPUT_TOKENS
     assert not response.complete
+
+
+async def _leave_after_two_deltas(response: UpstreamResponse) -> list[bytes]:
+    """Read until two content deltas went by, then hang up (before the output count)."""
+    assert response.stream is not None
+    seen: list[bytes] = []
+    async for event in response.stream:
+        seen.append(event)
+        if sum(bool(DELTA.search(e)) for e in seen) >= 2:
+            break
+    await response.stream.aclose()  # type: ignore[attr-defined]
+    return seen
+
+
+async def test_a_passthrough_stream_left_before_its_output_count_counts_each_delta(
+    claude: Provider,
+) -> None:
+    response = await claude.messages(call("claude-slow", MESSAGES))
+    await _leave_after_two_deltas(response)
+    assert not response.complete
+    assert response.usage.completion_tokens >= 2
+
+
+async def test_a_translated_stream_left_before_its_output_count_counts_each_delta(
+    claude: Provider,
+) -> None:
+    response = await claude.chat(call("claude-slow", CHAT))
+    await _leave_after_two_deltas(response)
+    assert not response.complete
+    assert response.usage.completion_tokens >= 2
 
 
 async def test_error_event_mid_stream_ends_the_stream_as_failed(claude: Provider) -> None:

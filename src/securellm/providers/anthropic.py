@@ -14,7 +14,7 @@ import orjson
 
 from securellm.core.config import ProviderSettings
 from securellm.core.errors import UpstreamError
-from securellm.providers.base import Call, UpstreamResponse
+from securellm.providers.base import Call, UpstreamResponse, Usage
 from securellm.providers.http import HttpProvider, event_data, passthrough_headers, sse_events
 from securellm.providers.translate.common import (
     Unreadable,
@@ -31,6 +31,7 @@ from securellm.providers.translate.to_anthropic import chat_to_messages, message
 
 API_VERSION = "2023-06-01"
 JSON_HEADERS = {"content-type": "application/json"}
+DELTA_EVENT = b"event: content_block_delta"
 
 
 class AnthropicProvider(HttpProvider):
@@ -102,8 +103,10 @@ class AnthropicProvider(HttpProvider):
         An ``error`` event is relayed redacted and ends the stream, as does an unreadable
         ``message_*`` event (Anthropic's ``error`` event then), setting ``failure``.
         """
+        deltas = 0
         try:
             async for event in sse_events(response):
+                deltas += event.startswith(DELTA_EVENT)
                 data = event_data(event)
                 if data is not None and (_interesting(data) or b'"error"' in data):
                     ending = self._observe(loads_or_none(data), result)
@@ -116,6 +119,7 @@ class AnthropicProvider(HttpProvider):
             yield anthropic_error_sse(result.failure)
         finally:
             response.release()
+            at_least(result.usage, deltas)
 
     def _observe(self, data: Any, result: UpstreamResponse) -> bytes | None:
         """Read usage and completion; the closing error event when the stream must end."""
@@ -140,8 +144,10 @@ class AnthropicProvider(HttpProvider):
         result: UpstreamResponse,
         translator: AnthropicToOpenAIStream,
     ) -> AsyncIterator[bytes]:
+        deltas = 0
         try:
             async for event in sse_events(response):
+                deltas += event.startswith(DELTA_EVENT)
                 data = event_data(event)
                 if data is None:
                     continue
@@ -162,6 +168,14 @@ class AnthropicProvider(HttpProvider):
             result.usage = translator.usage
             result.complete = translator.complete
             result.failure = translator.failure
+            at_least(result.usage, deltas)
+
+
+def at_least(usage: Usage, deltas: int) -> None:
+    """Anthropic sends the output count only in its last ``message_delta``: a stream cut
+    before it still used at least one token per content delta it relayed (so a budgeted
+    client that leaves just before the count is not charged its prompt alone)."""
+    usage.completion_tokens = max(usage.completion_tokens, deltas)
 
 
 def _interesting(data: bytes) -> bool:
