@@ -190,7 +190,10 @@ def test_a_revoked_key_cannot_be_regenerated(fake_gateway: str) -> None:
     assert response.json()["error"]["code"] == "key_revoked"
 
 
-@pytest.mark.parametrize("spec", [{"name": ""}, {"rpm": 0}, {"period": "week"}, {"colour": "red"}])
+@pytest.mark.parametrize(
+    "spec",
+    [{"name": ""}, {"rpm": 0}, {"period": "week"}, {"colour": "red"}, {"budget_usd": 1e10}],
+)
 def test_invalid_key_spec_is_422(fake_gateway: str, spec: dict[str, Any]) -> None:
     response = httpx.post(f"{fake_gateway}/admin/keys", json={"name": "x", **spec}, headers=ADMIN)
     assert response.status_code == 422

@@ -21,6 +21,7 @@ from securellm.core.config import Settings
 from securellm.core.db import create_engine
 from securellm.core.errors import InvalidRequest, SecureLLMError
 from securellm.gateway.keys import (
+    MAX_BUDGET_USD,
     UNSET,
     BudgetPeriod,
     KeyNotFound,
@@ -39,8 +40,6 @@ Models = Annotated[
 Rpm = Annotated[int | None, typer.Option(min=1, help="Requests per minute.")]
 Tpm = Annotated[int | None, typer.Option(min=1, help="Tokens per minute.")]
 Concurrency = Annotated[int | None, typer.Option(min=1, help="Requests in flight at once.")]
-# The ledger counts integer nano-USD in 64 bits; above this (or inf) a key could not be used.
-MAX_BUDGET_USD = 1e9
 Budget = Annotated[
     float | None, typer.Option(min=0.000001, max=MAX_BUDGET_USD, help="Budget in USD.")
 ]

@@ -25,6 +25,8 @@ from securellm.gateway.migrations import upgrade
 from securellm.gateway.tables import api_keys
 
 KEY_PREFIX = "sk-sl-"
+# The ledger counts integer nano-USD in 64 bits; above this (or inf) a key could not be used.
+MAX_BUDGET_USD = 1e9
 KEY_ID = re.compile(r"key_[0-9a-f]{16}")
 BudgetPeriod = Literal["day", "month", "total"]
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from securellm.core.errors import NotFound, UnprocessableRequest
 from securellm.gateway.context import RequestContext
-from securellm.gateway.keys import KeyNotFound, KeyRecord, KeyUpdate, NewKey
+from securellm.gateway.keys import MAX_BUDGET_USD, KeyNotFound, KeyRecord, KeyUpdate, NewKey
 from securellm.gateway.service import read_body, serve
 from securellm.gateway.state import GatewayState
 from securellm.gateway.validation import parse_json_object
@@ -38,7 +38,7 @@ class KeyRequest(BaseModel):
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     max_concurrency: int | None = Field(default=None, ge=1)
-    budget_usd: float | None = Field(default=None, gt=0)
+    budget_usd: float | None = Field(default=None, gt=0, le=MAX_BUDGET_USD)
     period: Literal["day", "month", "total"] | None = None
     log_content: bool = False
     cache_enabled: bool = True
@@ -54,7 +54,7 @@ class KeyUpdateRequest(BaseModel):
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     max_concurrency: int | None = Field(default=None, ge=1)
-    budget_usd: float | None = Field(default=None, gt=0)
+    budget_usd: float | None = Field(default=None, gt=0, le=MAX_BUDGET_USD)
     period: Literal["day", "month", "total"] | None = None
     log_content: bool = False
     cache_enabled: bool = True
