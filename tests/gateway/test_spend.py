@@ -20,6 +20,7 @@ from securellm.gateway.spend import (
     format_usd,
     period_of,
     to_nano,
+    transient,
 )
 from securellm.gateway.spend_writers import Settlement
 from securellm.gateway.tables import audit_events
@@ -163,6 +164,32 @@ async def test_a_failed_settlement_write_is_retried() -> None:
         await asyncio.sleep(0.05)
     await queue.drain()
     assert batches == [[Settlement("k", "total", 40, 100)]] * 2
+
+
+async def test_a_settlement_that_can_never_be_written_is_dropped_not_retried_forever() -> None:
+    batches: list[list[Settlement]] = []
+
+    async def broken(batch: list[Settlement]) -> None:
+        batches.append(batch)
+        if batch[0].key_id == "bad":
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    queue = SettlementQueue(broken)
+    queue.add(Hold("bad", "total", 100), 40)
+    while not batches:
+        await asyncio.sleep(0.01)
+    queue.add(Hold("good", "total", 100), 40)  # a retried "bad" would travel with it
+    await queue.drain()
+    assert batches == [
+        [Settlement("bad", "total", 40, 100)],
+        [Settlement("good", "total", 40, 100)],
+    ]
+
+
+def test_a_locked_or_unreachable_database_is_worth_retrying() -> None:
+    assert transient(sqlite3.OperationalError("database is locked"))
+    assert transient(OSError("connection refused"))
+    assert not transient(OverflowError("too large"))
 
 
 async def test_the_earlier_path_writes_each_settlement_on_its_own(

@@ -58,6 +58,7 @@ async def build_security(
         policy = FallbackPolicy.from_settings(settings.gateway)
         limiter = FallbackLimiter(RedisLimiter(redis) if redis else None, MemoryLimiter(), policy)
         limiter.start()
+        stack.push_async_callback(limiter.drain)  # stops the heartbeat if a later step fails
         providers = {p.name: p for p in settings.providers}
         gateway = settings.gateway
         prices = PriceTable(providers, gateway.prices, gateway.max_output_tokens)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from securellm.core.db import sqlite_file
@@ -82,6 +84,15 @@ class Refusal:
     kind: BudgetPeriod = "total"
 
 
+def transient(exc: Exception) -> bool:
+    """A database error worth retrying: locked, busy, disconnected (not a bad value)."""
+    if isinstance(exc, (sqlite3.OperationalError, OSError, TimeoutError)):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError)
+    )
+
+
 class SettlementQueue:
     """Settlements folded per key and period, one transaction per flush: while a flush is
     in flight the next batch gathers (as the limiter batches its Redis settlements)."""
@@ -106,8 +117,8 @@ class SettlementQueue:
                 rows = [Settlement(k, p, s, r) for (k, p), (s, r) in batch.items()]
                 try:
                     await self._write(rows)
-                except Exception:
-                    if self._closing:
+                except Exception as exc:
+                    if self._closing or not transient(exc):
                         log.exception("spend of %d budget row(s) not recorded", len(rows))
                         continue
                     log.exception("could not record spend; retrying")
