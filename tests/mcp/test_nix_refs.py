@@ -248,6 +248,8 @@ def test_registry_targets_match_the_name_with_or_without_a_ref() -> None:
 
 
 def fake_nix(tmp_path: Path) -> tuple[Path, Path]:
+    """A ``nix`` that leaves a marker when started; used with nix_isolation = "off" (inside
+    bubblewrap tmp_path is read-only, so a start there would leave none)."""
     marker = tmp_path / "nix-was-run"
     script = tmp_path / "fake-nix"
     script.write_text(f"#!/bin/sh\ntouch {marker}\necho '{{}}'\n")
@@ -266,7 +268,7 @@ async def test_every_flake_tool_refuses_etc_shadow_before_nix_starts(
     arguments: dict[str, Any] = {"flake_ref": "path:/etc/shadow"}
     if tool in ("nix_eval", "nix_build"):
         arguments["attr"] = "packages.x86_64-linux.default"
-    async with make_harness(nix_binary=str(script)) as h:
+    async with make_harness(nix_binary=str(script), nix_isolation="off") as h:
         text = await h.error(tool, **arguments)
     assert "outside the allowed roots" in text
     assert not marker.exists()
@@ -276,7 +278,7 @@ async def test_nix_search_refuses_a_local_flake_outside_the_roots(
     tmp_path: Path, make_harness: Any
 ) -> None:
     script, marker = fake_nix(tmp_path)
-    async with make_harness(nix_binary=str(script)) as h:
+    async with make_harness(nix_binary=str(script), nix_isolation="off") as h:
         text = await h.error("nix_search", query="hello", flake_ref="/etc")
     assert "outside the allowed roots" in text
     assert not marker.exists()
@@ -286,6 +288,7 @@ async def test_a_real_registry_entry_to_a_local_path_is_refused(
     tmp_path: Path, make_harness: Any
 ) -> None:
     require_binary("nix")
+    require_binary("bwrap")  # the Nix tools evaluate inside bubblewrap
     registry = tmp_path / "registry.json"
     entry = {"from": {"type": "indirect", "id": "evil"}, "to": {"type": "path", "path": "/etc"}}
     registry.write_text(json.dumps({"flakes": [entry], "version": 2}))
@@ -309,7 +312,9 @@ async def test_concurrent_registry_names_share_one_registry_listing(
         "esac\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    async with make_harness(nix_binary=str(script)) as h, anyio.create_task_group() as group:
+    # "off": the fake counts its calls in tmp_path, which the bubblewrap view shows read-only.
+    harness = make_harness(nix_binary=str(script), nix_isolation="off")
+    async with harness as h, anyio.create_task_group() as group:
         for _ in range(5):
             group.start_soon(partial(h.call, "nix_flake_metadata", flake_ref="nixpkgs"))
     assert calls.read_text().splitlines() == ["call"]

@@ -57,6 +57,7 @@ def nonce() -> str:
 @pytest.fixture
 def flake(tmp_path: Path, nonce: str) -> str:
     require_binary("nix")
+    require_binary("bwrap")  # the Nix tools evaluate inside bubblewrap
     return str(write_flake(tmp_path / "flake", FLAKE, nonce))
 
 
@@ -110,6 +111,7 @@ async def test_flake_check_passes_on_a_good_flake(harness: Any, flake: str) -> N
 
 async def test_flake_check_reports_a_broken_flake(harness: Any, tmp_path: Path, nonce: str) -> None:
     require_binary("nix")
+    require_binary("bwrap")  # the Nix tools evaluate inside bubblewrap
     broken = write_flake(tmp_path / "broken", BROKEN, nonce)
     async with harness as h:
         result = await h.call("nix_flake_check", flake_ref=str(broken))
@@ -139,6 +141,7 @@ async def test_search_without_a_registry_is_a_clear_tool_error(
     tmp_path: Path, make_harness: Any
 ) -> None:
     require_binary("nix")
+    require_binary("bwrap")  # the Nix tools evaluate inside bubblewrap
     registry = tmp_path / "registry.json"
     registry.write_text('{"flakes": [], "version": 2}')
     options = ["--option", "substituters", "", "--option", "flake-registry", str(registry)]
@@ -158,7 +161,9 @@ async def test_missing_nix_binary_is_reported_clearly(
 
 
 def fake_nix(tmp_path: Path) -> tuple[Path, Path]:
-    """A stand-in ``nix`` that only records that it was started."""
+    """A stand-in ``nix`` that only records that it was started (the tests using it set
+    nix_isolation = "off": inside bubblewrap, tmp_path is read-only, so a start there would
+    leave no marker)."""
     marker = tmp_path / "nix-was-run"
     script = tmp_path / "fake-nix"
     script.write_text(f"#!/bin/sh\ntouch {marker}\necho '{{}}'\n")
@@ -182,7 +187,7 @@ async def test_injection_attempts_never_start_a_process(
     tmp_path: Path, make_harness: Any, tool: str, arguments: dict[str, Any]
 ) -> None:
     script, marker = fake_nix(tmp_path)
-    async with make_harness(nix_binary=str(script)) as h:
+    async with make_harness(nix_binary=str(script), nix_isolation="off") as h:
         await h.error(tool, **arguments)
     assert not marker.exists()
 
@@ -192,13 +197,14 @@ async def test_fake_nix_marker_detects_a_real_start(
 ) -> None:
     script, marker = fake_nix(tmp_path)
     flake = write_flake(tmp_path / "flake", FLAKE, nonce)
-    async with make_harness(nix_binary=str(script)) as h:
+    async with make_harness(nix_binary=str(script), nix_isolation="off") as h:
         await h.call("nix_flake_show", flake_ref=str(flake))
     assert marker.exists()
 
 
 async def test_build_timeout_kills_the_build(tmp_path: Path, make_harness: Any, nonce: str) -> None:
     require_binary("nix")
+    require_binary("bwrap")  # the Nix tools evaluate inside bubblewrap
     flake = write_flake(tmp_path / "flake", FLAKE, nonce)
     async with make_harness(nix_build_timeout_s=3) as h:
         text = await h.error("nix_build", flake_ref=str(flake), attr=f"packages.{SYSTEM}.slow")
@@ -249,6 +255,7 @@ def test_nix_is_run_with_flakes_enabled(tmp_path: Path) -> None:
 async def test_oversized_nix_output_is_refused(
     tmp_path: Path, make_harness: Any, nonce: str
 ) -> None:
+    require_binary("bwrap")  # the output cap holds through bubblewrap
     script = tmp_path / "chatty-nix"
     script.write_text("#!/bin/sh\nhead -c 200000 /dev/zero | tr '\\0' 'x'\n")
     script.chmod(script.stat().st_mode | stat.S_IXUSR)

@@ -41,17 +41,20 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def write_config(tmp_path: Path) -> Path:
+def write_config(tmp_path: Path, isolation: str = "bwrap") -> Path:
     path = tmp_path / "securellm.toml"
     options = json.dumps(NIX_OFFLINE)
-    path.write_text(f'[mcp]\nnix_extra_options = {options}\nnix_allowed_roots = ["{tmp_path}"]\n')
+    path.write_text(
+        f'[mcp]\nnix_extra_options = {options}\nnix_allowed_roots = ["{tmp_path}"]\n'
+        f'nix_isolation = "{isolation}"\n'
+    )
     return path
 
 
-def params(tmp_path: Path, **env: str) -> StdioServerParameters:
+def params(tmp_path: Path, isolation: str = "bwrap", **env: str) -> StdioServerParameters:
     return StdioServerParameters(
         command=SERVER[0],
-        args=[*SERVER[1:], "--config", str(write_config(tmp_path))],
+        args=[*SERVER[1:], "--config", str(write_config(tmp_path, isolation))],
         env=server_env(tmp_path, **env),
     )
 
@@ -176,6 +179,7 @@ def test_state_directory_holds_the_log_as_a_service(tmp_path: Path) -> None:
 
 async def test_cancelled_build_kills_the_builder(tmp_path: Path) -> None:
     require_binary("nix")
+    require_binary("bwrap")  # the Nix tools evaluate inside bubblewrap
     nonce = uuid.uuid4().hex
     flake = tmp_path / "flake"
     flake.mkdir()
@@ -207,6 +211,31 @@ async def test_cancelled_build_kills_the_builder(tmp_path: Path) -> None:
         await anyio.sleep(0.1)
     else:
         pytest.fail("the build kept running after the request was cancelled")
+
+
+@pytest.mark.parametrize(("isolation", "leaks"), [("bwrap", False), ("off", True)])
+async def test_a_flake_input_outside_the_roots_is_read_only_without_isolation(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, isolation: str, leaks: bool
+) -> None:
+    """The attack over stdio, the config read from TOML: "off" shows the leak it prevents."""
+    require_binary("nix")
+    require_binary("bwrap")
+    secret = tmp_path_factory.mktemp("outside") / "secret.txt"
+    content = f"TOPSECRET-{uuid.uuid4().hex}"
+    secret.write_text(content)
+    flake = tmp_path / "flake"
+    flake.mkdir()
+    (flake / "flake.nix").write_text(
+        f'{{ inputs.s = {{ url = "path:{secret}"; flake = false; }};\n'
+        "  outputs = { self, s }: { x = builtins.readFile s; }; }\n"
+    )
+    async with Client(params(tmp_path, isolation)) as client:
+        result = await client.call_tool("nix_eval", {"flake_ref": str(flake), "attr": "x"})
+    text = " ".join(getattr(part, "text", "") for part in result.content)
+    assert (content in text) is leaks
+    assert result.is_error is not leaks
+    if not leaks:
+        assert f"getting status of '{secret}': No such file or directory" in text
 
 
 def test_securellm_mcp_cli_answers_initialize(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -37,6 +38,12 @@ class McpSettings(Section):
     nix_build_users_group: str | None = None
     # None: the server's working directory (unless it is $HOME or above it) and /etc/nixos.
     nix_allowed_roots: tuple[Path, ...] | None = None
+    # "bwrap": evaluate and fetch inside a bubblewrap view of the roots, /nix and the system
+    # (a flake's inputs cannot read other files); "off": Nix sees what this user can read.
+    nix_isolation: Literal["bwrap", "off"] = "bwrap"
+    nix_bwrap_binary: str = "bwrap"
+    # More paths the isolated Nix sees, read-write (a --store directory, a registry file).
+    nix_isolation_paths: tuple[Path, ...] = ()
     nix_timeout_s: float = Field(default=120.0, gt=0)
     nix_build_timeout_s: float = Field(default=3600.0, gt=0)
     nix_max_output_bytes: int = Field(default=1_000_000, ge=1024)
@@ -65,6 +72,16 @@ class McpSettings(Section):
             if path.resolve() == Path("/"):
                 raise ValueError("/ would let every file on the machine into the Nix store")
         return roots
+
+    @field_validator("nix_isolation_paths")
+    @classmethod
+    def _isolation_paths_are_absolute(cls, paths: tuple[Path, ...]) -> tuple[Path, ...]:
+        for path in paths:
+            if not path.expanduser().is_absolute():
+                raise ValueError(f"{path} is not an absolute path")
+            if path.expanduser().resolve() == Path("/"):
+                raise ValueError("/ would show every file on the machine to the isolated Nix")
+        return paths
 
     @field_validator("http_allowed_hosts")
     @classmethod

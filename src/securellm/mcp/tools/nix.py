@@ -1,8 +1,15 @@
-"""``nix_*`` tools and ``cache_stats``."""
+"""``nix_*`` tools and ``cache_stats``.
+
+Everything that evaluates or fetches runs inside the isolation's view
+(:mod:`securellm.mcp.nix.isolate`); what builds is realised from store derivations outside
+it. No tool writes ``flake.lock`` (``--no-write-lock-file``): the roots are read-only there.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,8 +23,9 @@ from securellm.core.config.mcp import default_flake_roots
 from securellm.mcp.errors import NixCommandError
 from securellm.mcp.nix import validate
 from securellm.mcp.nix.cache import CacheStats
+from securellm.mcp.nix.isolate import Isolation, View
 from securellm.mcp.nix.refs import FlakeRefs
-from securellm.mcp.nix.runner import LineCallback, NixResult
+from securellm.mcp.nix.runner import LineCallback, NixResult, drv_path
 from securellm.mcp.state import ServerState
 
 FlakeRef = Annotated[
@@ -28,6 +36,10 @@ FlakeRef = Annotated[
     ),
 ]
 Attr = Annotated[str, Field(description="attribute path, e.g. packages.x86_64-linux.hello")]
+
+NO_WRITE = "--no-write-lock-file"
+DRV_PATHS = "builtins.mapAttrs (name: check: check.drvPath)"
+_SYSTEM = re.compile(r"^[A-Za-z0-9_]+-[A-Za-z0-9_]+$")
 
 _READ = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
@@ -97,6 +109,22 @@ def _tail(result: NixResult, limit: int = 1500) -> str:
     return text[-limit:] if text else "no error output"
 
 
+def _check_result(ref: str, result: NixResult, duration_s: float) -> CheckResult:
+    return CheckResult(
+        flake_ref=ref,
+        ok=result.returncode == 0,
+        returncode=result.returncode,
+        duration_s=duration_s,
+        log_tail=result.stderr_tail[-4000:],
+    )
+
+
+def _drv_paths(value: Any) -> list[str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise NixCommandError("nix eval of the checks printed something other than drvPaths")
+    return [drv_path(path) for path in value.values()]
+
+
 def _progress(ctx: Context) -> LineCallback:
     count = 0
 
@@ -119,6 +147,14 @@ class NixTools:
         if roots is None:
             roots = default_flake_roots(Path.cwd(), Path.home())
         self.refs = FlakeRefs(roots, cwd=Path.cwd(), list_registry=self._registry)
+        view = View(
+            self.refs.roots,
+            paths=state.mcp.nix_isolation_paths,
+            cwd=Path.cwd(),
+            environ=os.environ,  # passed through to nix, less what looks like a credential
+            home=Path.home(),
+        )
+        self.isolation = Isolation(state.mcp.nix_isolation, view, bwrap=state.mcp.nix_bwrap_binary)
         self._registry_text: tuple[float, str] | None = None
         self._registry_lock = anyio.Lock()
 
@@ -130,7 +166,7 @@ class NixTools:
             cached = self._registry_text
             if cached and now - cached[0] < self._state.mcp.cache_ttl_s:
                 return cached[1]
-            result = await self._state.nix.run(["registry", "list"], timeout_s=self._timeout)
+            result = await self._run(["registry", "list"])
             if result.returncode != 0:
                 raise NixCommandError(
                     "nix registry list failed, so where a registry name points cannot be "
@@ -138,6 +174,30 @@ class NixTools:
                 )
             self._registry_text = (now, result.stdout)
             return result.stdout
+
+    async def _run(
+        self,
+        args: list[str],
+        *,
+        timeout_s: float | None = None,
+        on_line: LineCallback | None = None,
+    ) -> NixResult:
+        """``nix <args>`` inside the view: evaluating and fetching never happen outside it."""
+        return await self._state.nix.run(
+            args,
+            timeout_s=self._timeout if timeout_s is None else timeout_s,
+            on_stderr_line=on_line,
+            isolation=self.isolation,
+        )
+
+    async def _realise(self, drv_paths: list[str], on_line: LineCallback) -> NixResult:
+        """Build store derivations outside the view, in Nix's sandbox (required when isolated)."""
+        return await self._state.nix.realise(
+            drv_paths,
+            timeout_s=self._build_timeout,
+            on_stderr_line=on_line,
+            require_sandbox=self.isolation.enabled,
+        )
 
     async def _installable(self, flake_ref: str, attr: str) -> str:
         checked_attr = validate.attr_path(attr)  # first: a bad attr starts no registry lookup
@@ -148,7 +208,7 @@ class NixTools:
         hit = self._state.cache.get(key)
         if hit is not None:
             return hit, True
-        result = await self._state.nix.run(args, timeout_s=self._timeout)
+        result = await self._run(args)
         data = _parse_json(result, f"nix {kind}")
         self._state.cache.put(key, data)
         return data, False
@@ -156,33 +216,53 @@ class NixTools:
     async def nix_flake_metadata(self, flake_ref: FlakeRef) -> FlakeInfo:
         """Locked inputs, revision and description of a flake (cached)."""
         ref = await self.refs.check(flake_ref)
-        data, cached = await self._cached_json("metadata", ["flake", "metadata", "--json", ref])
+        data, cached = await self._cached_json(
+            "metadata", ["flake", "metadata", "--json", NO_WRITE, ref]
+        )
         return FlakeInfo(flake_ref=ref, data=data, cached=cached)
 
     async def nix_flake_show(self, flake_ref: FlakeRef) -> FlakeInfo:
         """The tree of a flake's outputs (packages, nixosConfigurations, …), cached."""
         ref = await self.refs.check(flake_ref)
-        data, cached = await self._cached_json("show", ["flake", "show", "--json", ref])
+        data, cached = await self._cached_json("show", ["flake", "show", "--json", NO_WRITE, ref])
         return FlakeInfo(flake_ref=ref, data=data, cached=cached)
 
     async def nix_flake_check(self, flake_ref: FlakeRef, ctx: Context) -> CheckResult:
-        """Run ``nix flake check``; a failing check is a result with ok=false and the log."""
+        """``nix flake check``: every output is evaluated, then this system's ``checks`` are
+        built; a failing check is a result with ok=false and the log."""
         ref = await self.refs.check(flake_ref)
-        result = await self._state.nix.run(
-            ["flake", "check", ref], timeout_s=self._build_timeout, on_stderr_line=_progress(ctx)
+        progress = _progress(ctx)
+        evaluated = await self._run(
+            ["flake", "check", "--no-build", NO_WRITE, ref],
+            timeout_s=self._build_timeout,
+            on_line=progress,
         )
-        return CheckResult(
-            flake_ref=ref,
-            ok=result.returncode == 0,
-            returncode=result.returncode,
-            duration_s=result.duration_s,
-            log_tail=result.stderr_tail[-4000:],
+        if evaluated.returncode != 0:
+            return _check_result(ref, evaluated, evaluated.duration_s)
+        checks = await self._check_derivations(ref)
+        if not checks:
+            return _check_result(ref, evaluated, evaluated.duration_s)
+        built = await self._realise(checks, progress)
+        return _check_result(ref, built, evaluated.duration_s + built.duration_s)
+
+    async def _check_derivations(self, ref: str) -> list[str]:
+        """The store derivations of ``checks.<this system>`` (what ``flake check`` builds)."""
+        system = (await self._state.nix.facts()).system
+        if not _SYSTEM.match(system):
+            raise NixCommandError(f"nix reports an unexpected system name {system[:80]!r}")
+        shown = _parse_json(
+            await self._run(["flake", "show", "--json", NO_WRITE, ref]), "nix flake show"
         )
+        checks = shown.get("checks") if isinstance(shown, dict) else None
+        if not isinstance(checks, dict) or not checks.get(system):
+            return []
+        args = ["eval", "--json", NO_WRITE, f"{ref}#checks.{system}", "--apply", DRV_PATHS]
+        return _drv_paths(_parse_json(await self._run(args), "nix eval of the checks"))
 
     async def nix_eval(self, flake_ref: FlakeRef, attr: Attr) -> EvalResult:
         """Evaluate one attribute of a flake to JSON (no free-form expressions)."""
         target = await self._installable(flake_ref, attr)
-        result = await self._state.nix.run(["eval", "--json", target], timeout_s=self._timeout)
+        result = await self._run(["eval", "--json", NO_WRITE, target])
         return EvalResult(installable=target, value=_parse_json(result, "nix eval"))
 
     async def nix_search(
@@ -193,7 +273,7 @@ class NixTools:
         """Search a flake's packages by name (cached). Needs the flake (nixpkgs) reachable."""
         term = validate.package_name(query)
         ref = await self.refs.check(flake_ref)
-        data, cached = await self._cached_json("search", ["search", "--json", ref, term])
+        data, cached = await self._cached_json("search", ["search", "--json", NO_WRITE, ref, term])
         packages = [
             SearchHitNix(
                 attr=attr,
@@ -206,20 +286,28 @@ class NixTools:
         return NixSearchResult(flake_ref=ref, query=term, packages=packages, cached=cached)
 
     async def nix_build(self, flake_ref: FlakeRef, attr: Attr, ctx: Context) -> BuildResult:
-        """Build a flake output without a result link; reports progress from the build log."""
+        """Build a flake output without a result link; reports progress from the build log.
+
+        Its ``drvPath`` is evaluated inside the view, then that store derivation is built
+        outside it, in Nix's own build sandbox."""
         target = await self._installable(flake_ref, attr)
-        result = await self._state.nix.run(
-            ["build", "--no-link", "--json", "-L", target],
-            timeout_s=self._build_timeout,
-            on_stderr_line=_progress(ctx),
+        progress = _progress(ctx)
+        evaluated = await self._run(
+            ["eval", "--raw", NO_WRITE, f"{target}.drvPath"], on_line=progress
         )
+        if evaluated.returncode != 0:
+            raise NixCommandError(
+                f"nix eval of {target}.drvPath failed (exit {evaluated.returncode}): "
+                f"{_tail(evaluated)}"
+            )
+        result = await self._realise([drv_path(evaluated.stdout)], progress)
         built = _parse_json(result, "nix build")
         first = built[0] if isinstance(built, list) and built else {}
         return BuildResult(
             installable=target,
             drv_path=first.get("drvPath"),
             outputs=dict(first.get("outputs") or {}),
-            duration_s=result.duration_s,
+            duration_s=evaluated.duration_s + result.duration_s,
             log_tail=result.stderr_tail[-2000:],
         )
 
@@ -228,8 +316,8 @@ class NixTools:
         return self._state.cache.stats()
 
 
-_CHECK = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+_CHECK = ToolAnnotations(  # it builds the checks, as nix_build builds
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
 _BUILD = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
