@@ -96,7 +96,9 @@ let
       knowledgeDbPath = knowledgeDb;
       gatewayUrl = if cfg.gateway.enable then localUrl cfg.gateway.port else null;
       offloadUrl = if cfg.offload.enable then localUrl cfg.offload.port else null;
-      inherit (cfg.mcp) settings;
+      # bubblewrap cannot run under the unit's RestrictNamespaces/PrivateUsers; the unit's own
+      # sandbox and dedicated user stand in for it (settings.mcp.nix_isolation overrides).
+      settings = slib.recursiveUpdate { mcp.nix_isolation = "off"; } cfg.mcp.settings;
     }
   );
 

@@ -5,6 +5,7 @@
 {
   lib,
   python3Packages,
+  bubblewrap,
   src ? lib.fileset.toSource {
     root = ../.;
     fileset = lib.fileset.unions [
@@ -60,6 +61,15 @@ python3Packages.buildPythonApplication {
   # nixpkgs pins its own versions; the lower bounds of pyproject.toml are checked by the
   # import check below and by the flake's module check, not by pip's resolver.
   pythonRelaxDeps = true;
+
+  # The MCP Nix tools run Nix inside bubblewrap ([mcp] nix_isolation = "bwrap"); a bwrap
+  # already on the user's PATH comes first.
+  makeWrapperArgs = [
+    "--suffix"
+    "PATH"
+    ":"
+    (lib.makeBinPath [ bubblewrap ])
+  ];
 
   # The test suite needs servers (llama.cpp, Redis, PostgreSQL) that the build sandbox has not.
   doCheck = false;
