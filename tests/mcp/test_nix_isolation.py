@@ -270,6 +270,37 @@ async def test_flake_check_passes_when_this_systems_checks_build(
     assert result["ok"] is True, result["log_tail"]
 
 
+OFF = """
+{ outputs = { self }: {
+    packages.SYSTEM.hello = builtins.derivation {
+      name = "hello"; system = "SYSTEM"; builder = "/bin/sh"; nonce = "NONCE";
+      args = [ "-c" "echo hi > $out" ];
+    };
+    checks.SYSTEM.mine = builtins.derivation {
+      name = "mine"; system = "SYSTEM"; builder = "/bin/sh"; nonce = "NONCE";
+      args = [ "-c" "echo check-ran-NONCE >&2; exit 1" ];
+    };
+  };
+}
+"""
+
+
+async def test_with_isolation_off_a_build_and_a_check_still_work(
+    make_harness: Any, tmp_path: Path
+) -> None:
+    require_binary("nix")
+    nonce = uuid.uuid4().hex
+    flake = tmp_path / "off"
+    flake.mkdir()
+    (flake / "flake.nix").write_text(OFF.replace("SYSTEM", SYSTEM).replace("NONCE", nonce))
+    async with make_harness(nix_isolation="off") as h:
+        build = await h.call("nix_build", flake_ref=str(flake), attr=f"packages.{SYSTEM}.hello")
+        check = await h.call("nix_flake_check", flake_ref=str(flake))
+    assert Path(build["outputs"]["out"]).read_text() == "hi\n"
+    assert check["ok"] is False
+    assert f"check-ran-{nonce}" in check["log_tail"]
+
+
 def sleeping_nix(tmp_path: Path, nonce: str) -> Path:
     """A stand-in ``nix`` that answers show-config, then says it started and sleeps."""
     script = tmp_path / "sleeping-nix"

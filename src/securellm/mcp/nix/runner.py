@@ -217,17 +217,14 @@ class NixRunner:
         *,
         timeout_s: float,
         on_stderr_line: LineCallback | None = None,
-        require_sandbox: bool = False,
     ) -> NixResult:
         """Build every output of these store derivations, outside any view, in Nix's own
         build sandbox. A store derivation is fully determined: nothing outside the store is
-        read to build it, as long as the sandbox runs; ``require_sandbox`` turns Nix's
-        ``sandbox-fallback`` off, so a kernel that refuses the sandbox fails the build
-        instead of running the builder with this user's view of the machine."""
+        read to build it, as long as the sandbox runs, so ``sandbox-fallback`` is turned off:
+        a kernel that refuses the sandbox fails the build instead of running the builder
+        with this user's view of the machine (``sandbox = false`` set on purpose stays)."""
         facts = await self.facts()
-        args = ["build", "--no-link", "--json", "-L"]
-        if require_sandbox:
-            args += ["--option", "sandbox-fallback", "false"]
+        args = ["build", "--no-link", "--json", "-L", "--option", "sandbox-fallback", "false"]
         args += [facts.installable(path) for path in drv_paths]
         return await self.run(args, timeout_s=timeout_s, on_stderr_line=on_stderr_line)
 

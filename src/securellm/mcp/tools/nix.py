@@ -191,12 +191,9 @@ class NixTools:
         )
 
     async def _realise(self, drv_paths: list[str], on_line: LineCallback) -> NixResult:
-        """Build store derivations outside the view, in Nix's sandbox (required when isolated)."""
+        """Build store derivations outside the view, in Nix's sandbox (no fallback to none)."""
         return await self._state.nix.realise(
-            drv_paths,
-            timeout_s=self._build_timeout,
-            on_stderr_line=on_line,
-            require_sandbox=self.isolation.enabled,
+            drv_paths, timeout_s=self._build_timeout, on_stderr_line=on_line
         )
 
     async def _installable(self, flake_ref: str, attr: str) -> str:
@@ -232,6 +229,11 @@ class NixTools:
         built; a failing check is a result with ok=false and the log."""
         ref = await self.refs.check(flake_ref)
         progress = _progress(ctx)
+        if not self.isolation.enabled:  # "off": one process evaluates and builds, as before
+            result = await self._run(
+                ["flake", "check", NO_WRITE, ref], timeout_s=self._build_timeout, on_line=progress
+            )
+            return _check_result(ref, result, result.duration_s)
         evaluated = await self._run(
             ["flake", "check", "--no-build", NO_WRITE, ref],
             timeout_s=self._build_timeout,
@@ -286,12 +288,26 @@ class NixTools:
         return NixSearchResult(flake_ref=ref, query=term, packages=packages, cached=cached)
 
     async def nix_build(self, flake_ref: FlakeRef, attr: Attr, ctx: Context) -> BuildResult:
-        """Build a flake output without a result link; reports progress from the build log.
-
-        Its ``drvPath`` is evaluated inside the view, then that store derivation is built
-        outside it, in Nix's own build sandbox."""
+        """Build a flake output without a result link; reports progress from the build log."""
         target = await self._installable(flake_ref, attr)
-        progress = _progress(ctx)
+        result, duration_s = await self._build(target, _progress(ctx))
+        built = _parse_json(result, "nix build")
+        first = built[0] if isinstance(built, list) and built else {}
+        return BuildResult(
+            installable=target,
+            drv_path=first.get("drvPath"),
+            outputs=dict(first.get("outputs") or {}),
+            duration_s=duration_s,
+            log_tail=result.stderr_tail[-2000:],
+        )
+
+    async def _build(self, target: str, progress: LineCallback) -> tuple[NixResult, float]:
+        """Isolated: ``target``'s ``drvPath`` is evaluated inside the view, then that store
+        derivation is built outside it, in Nix's build sandbox. "off": one ``nix build``."""
+        if not self.isolation.enabled:
+            args = ["build", "--no-link", "--json", "-L", NO_WRITE, target]
+            result = await self._run(args, timeout_s=self._build_timeout, on_line=progress)
+            return result, result.duration_s
         evaluated = await self._run(
             ["eval", "--raw", NO_WRITE, f"{target}.drvPath"], on_line=progress
         )
@@ -301,15 +317,7 @@ class NixTools:
                 f"{_tail(evaluated)}"
             )
         result = await self._realise([drv_path(evaluated.stdout)], progress)
-        built = _parse_json(result, "nix build")
-        first = built[0] if isinstance(built, list) and built else {}
-        return BuildResult(
-            installable=target,
-            drv_path=first.get("drvPath"),
-            outputs=dict(first.get("outputs") or {}),
-            duration_s=evaluated.duration_s + result.duration_s,
-            log_tail=result.stderr_tail[-2000:],
-        )
+        return result, evaluated.duration_s + result.duration_s
 
     def cache_stats(self) -> CacheStats:
         """Hits, misses and size of the Nix metadata/search cache."""
