@@ -62,7 +62,9 @@ class NixInstall:
             f"this user (uid {self.euid}) cannot write the Nix store's state in {STATE_DIR} and "
             f"no nix-daemon listens on {DAEMON_SOCKET}: start nix-daemon (a multi-user install), "
             "run the MCP server as the store's owner, or give it a store of its own with "
-            '[mcp] nix_extra_options = ["--store", "/home/USER/.local/share/nix/root"]'
+            '[mcp] nix_extra_options = ["--store", "/home/USER/.local/share/nix/root"] (and '
+            'nix_isolation_paths = ["/home/USER/.local/share/nix/root"], so the isolated Nix '
+            "sees it)"
         )
 
 
