@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -158,6 +159,22 @@ async def test_an_input_inside_the_roots_is_read(make_harness: Any, attack: Atta
     async with harness_for(make_harness, attack) as h:
         result = await h.call("nix_eval", flake_ref=str(reader), attr="x")
     assert result["value"] == "inside the roots\n"
+
+
+async def test_a_flake_in_a_git_repository_inside_the_roots_is_evaluated(
+    make_harness: Any, attack: Attack
+) -> None:
+    """Nix runs git inside the view to list the repository's files."""
+    git = require_binary("git")
+    repo = attack.project / "repo"
+    repo.mkdir()
+    (repo / "flake.nix").write_text("{ outputs = { self }: { x = 7; }; }\n")
+    for argv in (["init", "-q"], ["add", "flake.nix"]):
+        subprocess.run([git, "-C", str(repo), *argv], check=True)
+    async with harness_for(make_harness, attack) as h:
+        bare = await h.call("nix_eval", flake_ref=str(repo), attr="x")
+        git_file = await h.call("nix_eval", flake_ref=f"git+file://{repo}", attr="x")
+    assert (bare["value"], git_file["value"]) == (7, 7)
 
 
 async def test_nix_isolation_paths_are_shown_to_nix(make_harness: Any, attack: Attack) -> None:
