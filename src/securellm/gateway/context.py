@@ -23,6 +23,12 @@ Outcome = Literal[
 ]
 
 
+# ASGI scope keys: the request id the request log gave the request, and the pipeline's
+# context, which the request log reads once the response is out.
+REQUEST_ID_SCOPE = "securellm.request_id"
+CONTEXT_SCOPE = "securellm.context"
+
+
 def new_request_id() -> str:
     return "req_" + uuid.uuid4().hex
 
@@ -32,7 +38,7 @@ class RequestContext:
     """Mutable per-request facts; the audit trail and metrics read it once at the end."""
 
     endpoint: str
-    dialect: Literal["openai", "anthropic"] = "openai"
+    dialect: Literal["openai", "anthropic", "responses"] = "openai"
     request_id: str = field(default_factory=new_request_id)
     started_wall: float = field(default_factory=time.time)  # seconds since the epoch
     started: float = field(default_factory=time.perf_counter)
@@ -54,6 +60,7 @@ class RequestContext:
     content: dict[str, Any] | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     forward_headers: dict[str, str] = field(default_factory=dict)
+    server_tools: Literal["drop", "refuse"] = "drop"
     reservation: Any = None
 
     @property

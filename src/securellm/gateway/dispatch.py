@@ -30,7 +30,7 @@ from securellm.gateway.resilience.retry import delay_before_retry, is_retryable
 from securellm.gateway.resilience.routing import TargetStats, ordered_targets
 from securellm.providers.base import JSON, Call, UpstreamResponse
 
-Operation = Literal["chat", "completions", "embeddings", "messages", "count_tokens"]
+Operation = Literal["chat", "completions", "embeddings", "messages", "count_tokens", "responses"]
 FALLBACK_ON = (UpstreamUnavailable, UpstreamTimeout, RateLimited, ServiceUnavailable)
 _CONTEXT_WINDOW = ("context length", "context_length", "maximum context", "prompt is too long")
 _CONTENT_POLICY = ("content policy", "content_policy", "content management", "safety system")
@@ -168,6 +168,7 @@ class Dispatcher:
             stream=stream,
             request_id=ctx.request_id,
             headers=ctx.forward_headers,
+            server_tools=ctx.server_tools,
         )
         remaining = deadline - time.monotonic()
         if remaining <= 0:

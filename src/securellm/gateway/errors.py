@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from securellm.core.errors import SecureLLMError
 
-Dialect = Literal["openai", "anthropic"]
+Dialect = Literal["openai", "anthropic", "responses"]  # responses: OpenAI's error shape
 
 _ANTHROPIC_TYPES = {
     400: "invalid_request_error",

@@ -22,7 +22,13 @@ from securellm.core.errors import (
     UpstreamTimeout,
 )
 from securellm.core.logging import request_id_var
-from securellm.gateway.context import Outcome, RequestContext
+from securellm.gateway.context import (
+    CONTEXT_SCOPE,
+    REQUEST_ID_SCOPE,
+    Outcome,
+    RequestContext,
+    new_request_id,
+)
 from securellm.gateway.errors import Dialect, error_response
 from securellm.gateway.state import GatewayState, gateway_state
 from securellm.providers.base import UpstreamResponse
@@ -30,12 +36,17 @@ from securellm.providers.translate.common import (
     OPENAI_DONE,
     anthropic_error_sse,
     openai_error_sse,
+    responses_error_sse,
 )
 
 log = logging.getLogger(__name__)
 CONTENT_LIMIT = 256 * 1024  # bytes of a response kept for keys with log_content
 INCOMPLETE = "the upstream ended the stream before its last event"
-TERMINAL: dict[str, bytes] = {"openai": b"data: [DONE]", "anthropic": b"event: message_stop"}
+TERMINAL: dict[str, tuple[bytes, ...]] = {
+    "openai": (b"data: [DONE]",),
+    "anthropic": (b"event: message_stop",),
+    "responses": (b"event: response.completed", b"event: response.incomplete"),
+}
 Work = Callable[[RequestContext, GatewayState, Request], Awaitable[Response]]
 
 
@@ -59,9 +70,11 @@ async def serve(request: Request, endpoint: str, dialect: Dialect, work: Work) -
     ctx = RequestContext(
         endpoint=endpoint,
         dialect=dialect,
+        request_id=request.scope.get(REQUEST_ID_SCOPE) or new_request_id(),
         client_ip=request.client.host if request.client else None,
         no_cache=_no_cache(request.headers.get("cache-control")),
     )
+    request.scope[CONTEXT_SCOPE] = ctx
     request_id_var.set(ctx.request_id)
     state.in_flight += 1
     deferred = False
@@ -240,8 +253,8 @@ async def relay(
 def _terminal(chunk: bytes, dialect: Dialect) -> bool:
     """Whether ``chunk`` holds the stream's last event (at the start of a line, so a model
     that writes the words in its text is not mistaken for it)."""
-    marker = TERMINAL[dialect]
-    return chunk.startswith(marker) or b"\n" + marker in chunk
+    markers = TERMINAL[dialect]
+    return chunk.startswith(markers) or any(b"\n" + marker in chunk for marker in markers)
 
 
 def _ending(
@@ -251,22 +264,31 @@ def _ending(
     if broken:
         ctx.outcome, ctx.error = "failed", "the provider's stream failed"
         message = f"the stream from provider {ctx.provider!r} failed (request id {ctx.request_id})"
-        return b"" if terminated else stream_error(ctx.dialect, message)
+        return b"" if terminated else _closing(ctx, upstream, message)
     if upstream.failure is not None:
         ctx.outcome, ctx.error = "failed", upstream.failure
         return b""
     if not upstream.complete and not terminated:
         ctx.outcome, ctx.error = "incomplete", INCOMPLETE
         message = f"provider {ctx.provider!r}: {INCOMPLETE} (request id {ctx.request_id})"
-        return stream_error(ctx.dialect, message)
+        return _closing(ctx, upstream, message)
     return b""
 
 
+def _closing(ctx: RequestContext, upstream: UpstreamResponse, message: str) -> bytes:
+    """The error event that ends a stream: the stream's own closer, else the dialect's."""
+    if upstream.closer is not None:
+        return upstream.closer(message)
+    return stream_error(ctx.dialect, message)
+
+
 def stream_error(dialect: Dialect, message: str) -> bytes:
-    """The dialect's error event: OpenAI's error object then ``[DONE]``, or Anthropic's
-    ``event: error``."""
+    """The dialect's error event: OpenAI's error object then ``[DONE]``, Anthropic's
+    ``event: error``, or the Responses API's ``error`` event."""
     if dialect == "anthropic":
         return anthropic_error_sse(message)
+    if dialect == "responses":
+        return responses_error_sse(message)
     return openai_error_sse(message) + OPENAI_DONE
 
 

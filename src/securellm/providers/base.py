@@ -1,16 +1,16 @@
 """The provider interface the gateway dispatches to.
 
-A provider speaks one upstream dialect natively and offers the gateway two client
-dialects: OpenAI (chat, completions, embeddings) and Anthropic (messages). When client
-and upstream speak the same dialect, bytes pass through untouched and only ``usage`` is
-read on the side; otherwise the provider translates.
+A provider speaks one upstream dialect natively and offers the gateway three client
+dialects: OpenAI (chat, completions, embeddings), OpenAI's Responses API (responses) and
+Anthropic (messages). When client and upstream speak the same dialect, bytes pass through
+untouched and only ``usage`` is read on the side; otherwise the provider translates.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from securellm.core.config import ProviderSettings
 from securellm.core.errors import InvalidRequest
@@ -40,7 +40,9 @@ class UpstreamResponse:
     itself with an error event in the client's dialect (the upstream broke the stream or
     sent an event that cannot be read): the edge then records the request as failed and
     adds no error event of its own. A stream that ends neither complete nor failed is cut
-    short; the edge closes it with the dialect's error event.
+    short; the edge closes it with the dialect's error event, or with ``closer(message)``
+    when the stream set one (a dialect whose events are numbered, like the Responses API's,
+    ends with an event only the stream itself can number).
     """
 
     status: int = 200
@@ -51,6 +53,7 @@ class UpstreamResponse:
     headers: dict[str, str] = field(default_factory=dict)
     complete: bool = False
     failure: str | None = None
+    closer: Callable[[str], bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Call:
     stream: bool
     request_id: str
     headers: dict[str, str] = field(default_factory=dict)  # client headers meant for upstream
+    server_tools: Literal["drop", "refuse"] = "drop"  # Anthropic server tools, no such upstream
 
 
 class Provider:
@@ -96,6 +100,10 @@ class Provider:
     async def messages(self, call: Call) -> UpstreamResponse:
         """Anthropic ``/v1/messages`` semantics."""
         raise self._unsupported("the Anthropic messages API")
+
+    async def responses(self, call: Call) -> UpstreamResponse:
+        """OpenAI ``/v1/responses`` semantics (stateless: the gateway keeps the state)."""
+        raise self._unsupported("the Responses API")
 
     async def count_tokens(self, call: Call) -> UpstreamResponse:
         """Anthropic ``/v1/messages/count_tokens`` semantics."""

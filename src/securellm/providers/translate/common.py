@@ -195,6 +195,23 @@ def openai_error_end(message: str, error_type: str = "upstream_error") -> list[b
     return [openai_error_sse(message, error_type), OPENAI_DONE]
 
 
+def responses_sse(payload: JSON) -> bytes:
+    """One Responses API event: its ``type`` is also the SSE event name."""
+    return anthropic_sse(str(payload["type"]), payload)  # the same framing as Anthropic's
+
+
+def responses_error_sse(message: str, sequence_number: int = 0) -> bytes:
+    """The Responses API's ``error`` event (for a stream that cannot say more)."""
+    payload = {
+        "type": "error",
+        "code": "server_error",
+        "message": message,
+        "param": None,
+        "sequence_number": sequence_number,
+    }
+    return responses_sse(payload)
+
+
 def dumps_arguments(value: Any) -> str:
     """Tool input (a JSON object) as OpenAI's ``arguments`` string."""
     return orjson.dumps(value if value is not None else {}).decode()
