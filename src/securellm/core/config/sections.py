@@ -24,6 +24,7 @@ ProviderKind = Literal[
     "llamacpp",
 ]
 Dialect = Literal["openai", "anthropic", "ollama"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
 __all__ = ["Section"]
@@ -127,6 +128,10 @@ class GatewaySettings(Section):
     tls_key_file: Path | None = None
     request_timeout_s: float = Field(default=600.0, gt=0)
     drain_timeout_s: float = Field(default=30.0, ge=0)
+    # Logs: JSON lines on stderr at this level; one JSON line per request on stdout
+    # (the request log) while access_log is true and the level is info or debug.
+    log_level: LogLevel = "info"
+    access_log: bool = True
     limits_enabled: bool = True
     # Without Redis: admit 1/replicas of each limit per process ("share") or refuse ("closed").
     limits_fallback: Literal["share", "closed"] = "share"
@@ -147,11 +152,21 @@ class GatewaySettings(Section):
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
     @property
+    def request_log(self) -> bool:
+        """Whether each request is written to stdout (``access_log`` at info or debug)."""
+        return self.access_log and self.log_level in ("debug", "info")
+
+    @property
     def ops_protected(self) -> bool:
         """``protect_ops``, with ``auto`` meaning: protected unless bound to a loopback address."""
         if self.protect_ops == "auto":
             return not is_loopback(self.host)
         return self.protect_ops
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("max_output_tokens")
     @classmethod
