@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,11 +15,14 @@ from starlette.responses import Response
 
 from securellm.core.config import Settings, load_settings
 from securellm.core.errors import NotFound, SecureLLMError
+from securellm.core.log_lines import LineWriter
 from securellm.core.logging import configure_logging
+from securellm.core.redact import redact
 from securellm.core.runtime import tune_gc
 from securellm.gateway import openapi
 from securellm.gateway.errors import error_response
 from securellm.gateway.limits_http import HeaderLimits
+from securellm.gateway.request_log import RequestLog
 from securellm.gateway.routes import admin, anthropic, audit, health, openai, operations
 from securellm.gateway.state import ProviderFactory, build_state
 from securellm.providers.registry import build_provider
@@ -54,22 +57,33 @@ def create_app(
     *,
     provider_factory: ProviderFactory = build_provider,
     server_process: bool = False,
+    log_writer: LineWriter | None = None,
 ) -> Starlette:
     """Build the gateway; nothing is opened until the lifespan starts.
 
     ``server_process``: the app owns its process (a uvicorn worker), so start-up may tune
     the garbage collector for serving (:func:`securellm.core.runtime.tune_gc`).
+    ``log_writer``: where the request log goes (default: stdout, when
+    ``[gateway] request_log`` holds).
     """
+
+    gw = settings.gateway
+    writer = log_writer or (LineWriter() if gw.request_log else None)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with build_state(settings, provider_factory) as state:
             if server_process:
                 tune_gc()
-            yield {"gateway": state}
+            try:
+                yield {"gateway": state}
+            finally:
+                if writer is not None:
+                    writer.close()
 
-    gw = settings.gateway
     middleware = [Middleware(HeaderLimits, max_bytes=gw.max_header_bytes, max_count=gw.max_headers)]
+    if writer is not None:  # outermost: every request gets its line, refused ones too
+        middleware.insert(0, Middleware(RequestLog, writer=writer, redact=_redactor(settings)))
     if settings.gateway.cors_origins:
         middleware.append(
             Middleware(
@@ -95,9 +109,20 @@ def create_app(
     )
 
 
+def _redactor(settings: Settings) -> Callable[[str], str]:
+    """Masks credentials, and the configured keys (master, upstreams) whatever their shape."""
+    known = [p.api_key.get_secret_value() for p in settings.providers if p.api_key]
+    if settings.gateway.master_key is not None:
+        known.append(settings.gateway.master_key.get_secret_value())
+
+    def masked(text: str) -> str:
+        return redact(text, known)
+
+    return masked
+
+
 def app_from_environment() -> Starlette:
     """Factory for uvicorn workers (``--workers N``): settings from ``SECURELLM_CONFIG``."""
-    from securellm.core.redact import redact
-
-    configure_logging(redact=redact)
-    return create_app(load_settings(), server_process=True)
+    settings = load_settings()
+    configure_logging(redact=_redactor(settings), level=settings.gateway.log_level)
+    return create_app(settings, server_process=True)
