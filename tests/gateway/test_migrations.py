@@ -78,4 +78,4 @@ async def test_processes_migrating_one_sqlite_file_at_once_take_turns(tmp_path: 
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     for engine in engines:
         await engine.dispose()
-    assert version == "0002"
+    assert version == "0003"

@@ -27,6 +27,7 @@ from securellm.gateway.master import ensure_master_key
 from securellm.gateway.metrics import Metrics
 from securellm.gateway.redis_client import create_redis
 from securellm.gateway.resilience.breaker import BreakerStore, MemoryBreakers, RedisBreakers
+from securellm.gateway.responses_store import ResponseStore, SqlResponseStore, purge_periodically
 from securellm.gateway.security import build_security
 from securellm.providers.base import Provider
 from securellm.providers.registry import build_provider
@@ -44,6 +45,7 @@ class GatewayState:
     providers: dict[str, Provider]
     catalog: Catalog
     dispatcher: Dispatcher
+    responses: ResponseStore
     admission: Admission = field(default_factory=AdmitAll)
     sinks: list[OutcomeSink] = field(default_factory=list)
     readiness_probes: dict[str, Callable[[], object]] = field(default_factory=dict)
@@ -96,6 +98,8 @@ async def build_state(
     await catalog.discover()
     redis = create_redis(settings.gateway.redis_url) if settings.gateway.redis_url else None
     resilience = _resilience(settings, redis)
+    responses = _responses(settings, engine)
+    purge = asyncio.get_running_loop().create_task(purge_periodically(responses))
     try:
         async with build_security(settings, engine, redis) as security:
             state = GatewayState(
@@ -106,6 +110,7 @@ async def build_state(
                 providers=providers,
                 catalog=catalog,
                 dispatcher=resilience.dispatcher,
+                responses=responses,
                 admission=security.admission,
                 sinks=[*security.sinks, resilience.metrics],
                 readiness_probes={**security.readiness_probes, **resilience.probes},
@@ -119,10 +124,19 @@ async def build_state(
                 restore_signals()
                 await resilience.cache.drain()
     finally:
+        purge.cancel()
+        await asyncio.gather(purge, return_exceptions=True)
         await asyncio.gather(*(p.close() for p in providers.values()), return_exceptions=True)
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+
+
+def _responses(settings: Settings, engine: AsyncEngine) -> SqlResponseStore:
+    gw = settings.gateway
+    return SqlResponseStore(
+        engine, retention_days=gw.responses_retention_days, max_bytes=gw.responses_max_bytes
+    )
 
 
 @dataclass

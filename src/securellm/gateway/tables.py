@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -84,4 +85,21 @@ audit_events = Table(
     # Each index costs every insert: provider (few values) and status filters ride on ts.
     Index("ix_audit_events_ts", "ts"),
     Index("ix_audit_events_model_ts", "model", "ts"),
+)
+
+# The Responses API's stored responses (``store``, ``previous_response_id``), per key: the
+# response object and its request's input items as JSON text (NULL for one too large to
+# keep), and the response it continued. Purged ``responses_retention_days`` after creation.
+responses = Table(
+    "responses",
+    metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("previous_id", String(128), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("body", Text, nullable=True),
+    Column("input_items", Text, nullable=True),
+    Index("ix_responses_expires_at", "expires_at"),
 )

@@ -148,6 +148,11 @@ class GatewaySettings(Section):
     # false: the earlier budget path (a thread hand-off and a transaction per reservation and
     # per settlement), kept for comparison in benchmarks/gateway_security.py.
     budget_fast_path: bool = True
+    # The Responses API's stored responses (store / previous_response_id): days kept, and
+    # the most one response may take (response + its input items as JSON); a larger one is
+    # not stored and continuing it is a 404 that says so.
+    responses_retention_days: int = Field(default=30, ge=1)
+    responses_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     model_limits: dict[str, ModelLimit] = Field(default_factory=dict)
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
