@@ -88,7 +88,7 @@ def test_wrong_field_is_400_naming_the_field(gateway: str, field: str, value: An
 
 
 def test_unknown_role_names_the_message(gateway: str) -> None:
-    body = {**GOOD, "messages": [{"role": "system", "content": "hi"}]}
+    body = {**GOOD, "messages": [{"role": "tool", "content": "hi"}]}
     message = anthropic_error(post(gateway, body), 400, "invalid_request_error")
     assert "messages.0.role" in message
 

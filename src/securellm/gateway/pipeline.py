@@ -67,6 +67,7 @@ async def run_pipeline(
     for header in FORWARDED[ctx.dialect]:
         if value := request.headers.get(header):
             ctx.forward_headers[header] = value
+    ctx.server_tools = state.settings.gateway.server_tools
     body = await read_json(request, state, ctx.dialect)
     ctx.model, ctx.stream = check(body)
     route = await state.catalog.resolve(ctx.model)

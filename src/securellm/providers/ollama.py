@@ -61,7 +61,7 @@ class OllamaProvider(HttpProvider):
         return UpstreamResponse(body=orjson.dumps(reply), usage=usage)
 
     async def messages(self, call: Call) -> UpstreamResponse:
-        return await messages_via_chat(self.chat, call)
+        return await messages_via_chat(self.chat, call, self.name)
 
     async def _generate(
         self, path: str, call: Call, request: Translate, reply: Translate

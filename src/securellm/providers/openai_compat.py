@@ -70,7 +70,7 @@ class OpenAICompatibleProvider(HttpProvider):
 
     async def messages(self, call: Call) -> UpstreamResponse:
         """Anthropic clients: translated to chat and back (streams included)."""
-        return await messages_via_chat(self.chat, call)
+        return await messages_via_chat(self.chat, call, self.name)
 
     async def _post(self, path: str, call: Call) -> UpstreamResponse:
         body = dict(call.body)

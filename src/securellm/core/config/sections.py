@@ -154,6 +154,9 @@ class GatewaySettings(Section):
     responses_retention_days: int = Field(default=30, ge=1)
     responses_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     model_limits: dict[str, ModelLimit] = Field(default_factory=dict)
+    # Anthropic server tools (web_search_*...) toward upstreams without them: dropped (the
+    # response header x-securellm-dropped-tools names them) or refused with a 400.
+    server_tools: Literal["drop", "refuse"] = "drop"
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
     @property

@@ -12,7 +12,7 @@ from securellm.core.errors import InvalidRequest
 from securellm.gateway.pipeline import endpoint
 from securellm.gateway.validation import JSON, MAX_OUTPUT_TOKENS
 
-ROLES = ("user", "assistant")
+ROLES = ("user", "assistant", "system")  # system: Claude Code's mid-conversation entries
 
 
 def _fail(param: str, message: str) -> InvalidRequest:
@@ -36,7 +36,7 @@ def _check_messages(body: JSON) -> None:
         if not isinstance(message, dict):
             raise _fail(f"messages.{index}", "Input should be an object")
         if message.get("role") not in ROLES:
-            raise _fail(f"messages.{index}.role", "Input should be 'user' or 'assistant'")
+            raise _fail(f"messages.{index}.role", "Input should be 'user', 'assistant' or 'system'")
         content = message.get("content")
         if isinstance(content, list):
             for position, block in enumerate(content):

@@ -18,26 +18,28 @@ from securellm.core.errors import UpstreamError
 from securellm.providers.base import Call, UpstreamResponse
 from securellm.providers.http import event_data
 from securellm.providers.translate.from_anthropic import completion_to_message, messages_to_chat
+from securellm.providers.translate.server_tools import dropped_headers, without_server_tools
 from securellm.providers.translate.stream_to_anthropic import OpenAIToAnthropicStream
 
 ChatCall = Callable[[Call], Awaitable[UpstreamResponse]]
 
 
-async def messages_via_chat(chat: ChatCall, call: Call) -> UpstreamResponse:
-    body = messages_to_chat(call.body, call.model)
+async def messages_via_chat(chat: ChatCall, call: Call, provider: str) -> UpstreamResponse:
+    """Server tools are dropped (named in a response header) or refused, as configured."""
+    anthropic_body, dropped = without_server_tools(call.body, call.server_tools, provider)
+    body = messages_to_chat(anthropic_body, call.model)
     if call.stream:
         body["stream_options"] = {"include_usage": True}
     inner = await chat(Call(call.model, body, call.stream, call.request_id))
+    headers = {**inner.headers, **dropped_headers(dropped)}
     if inner.stream is None:
         try:
             completion = orjson.loads(inner.body or b"")
         except orjson.JSONDecodeError:
             raise UpstreamError("the upstream sent a reply that is not JSON") from None
         message = completion_to_message(completion, call.model)
-        return UpstreamResponse(
-            body=orjson.dumps(message), usage=inner.usage, headers=inner.headers
-        )
-    result = UpstreamResponse(media_type="text/event-stream", headers=inner.headers)
+        return UpstreamResponse(body=orjson.dumps(message), usage=inner.usage, headers=headers)
+    result = UpstreamResponse(media_type="text/event-stream", headers=headers)
     result.stream = _translate(inner, result, OpenAIToAnthropicStream(call.model))
     return result
 

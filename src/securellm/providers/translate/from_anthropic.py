@@ -22,17 +22,31 @@ from securellm.providers.translate.common import (
 
 # Fields an OpenAI-dialect upstream may understand that have no Anthropic spelling.
 PASS_THROUGH = ("keep_alive",)
+# Blocks of a server tool's run (Anthropic executed it): history an OpenAI upstream lacks.
+SERVER_BLOCKS = ("server_tool_use", "mcp_tool_use", "mcp_tool_result")
 
 
 def messages_to_chat(body: JSON, model: str) -> JSON:
-    """Translate a ``/v1/messages`` body into an OpenAI ``/v1/chat/completions`` body."""
+    """Translate a ``/v1/messages`` body into an OpenAI ``/v1/chat/completions`` body.
+
+    ``system`` entries inside ``messages`` (Claude Code sends them with the beta
+    ``mid-conversation-tool-changes-*``) join the one leading system message, after the
+    top-level ``system`` and in the order they came: many local chat templates refuse a
+    system turn anywhere but first. ``max_tokens`` is optional (``count_tokens`` has none).
+    """
     messages: list[JSON] = []
-    system = body.get("system")
-    if system:
-        messages.append({"role": "system", "content": text_of(system)})
+    system = [text_of(body.get("system"))]
     for index, message in enumerate(body["messages"]):
-        messages.extend(_message(message, index))
-    out: JSON = {"model": model, "messages": messages, "max_tokens": body["max_tokens"]}
+        if message.get("role") == "system":
+            system.append(text_of(message.get("content")))
+        else:
+            messages.extend(_message(message, index))
+    prompt = "\n\n".join(part for part in system if part)
+    if prompt:
+        messages.insert(0, {"role": "system", "content": prompt})
+    out: JSON = {"model": model, "messages": messages}
+    if body.get("max_tokens") is not None:
+        out["max_tokens"] = body["max_tokens"]
     for name in ("temperature", "top_p", *PASS_THROUGH):
         if body.get(name) is not None:
             out[name] = body[name]
@@ -79,7 +93,7 @@ def _assistant(blocks: list[Any], index: int) -> JSON:
                     },
                 }
             )
-        elif kind not in ("thinking", "redacted_thinking"):
+        elif not _server_history(kind) and kind not in ("thinking", "redacted_thinking"):
             raise InvalidRequest(f"messages.{index}: assistant block {kind!r} is not supported")
     out: JSON = {"role": "assistant", "content": "".join(text) if text or not calls else None}
     if calls:
@@ -110,6 +124,11 @@ def _user(blocks: list[Any], index: int) -> list[JSON]:
     if parts:
         results.append({"role": "user", "content": parts})
     return results
+
+
+def _server_history(kind: str) -> bool:
+    """A server tool's call or result (``web_search_tool_result``...): dropped."""
+    return kind in SERVER_BLOCKS or (kind.endswith("_tool_result") and kind != "tool_result")
 
 
 def _kind(block: Any, index: int) -> str:
