@@ -16,6 +16,10 @@ from support.gateway import MASTER, GatewayFactory
 
 AUTH = {"authorization": f"Bearer {MASTER}"}
 ASK = [{"role": "user", "content": "hi"}]
+# The cache is off by default and keeps sampled answers out unless told otherwise; most
+# tests here turn both on, so any two identical requests share an entry.
+CACHE_ALL = {"enabled": True, "nondeterministic": True}
+DETERMINISTIC_ONLY = {"enabled": True}
 
 
 @pytest.fixture
@@ -27,7 +31,16 @@ def upstream() -> Iterator[tuple[str, FaultyUpstream]]:
 
 @pytest.fixture
 def base(gateway_for: GatewayFactory, upstream: tuple[str, FaultyUpstream]) -> Iterator[str]:
-    with gateway_for([{"name": "up", "base_url": upstream[0]}]) as url:
+    with gateway_for([{"name": "up", "base_url": upstream[0]}], cache=CACHE_ALL) as url:
+        yield url
+
+
+@pytest.fixture
+def deterministic_base(
+    gateway_for: GatewayFactory, upstream: tuple[str, FaultyUpstream]
+) -> Iterator[str]:
+    """The cache enabled with nothing else said: only ``temperature`` 0 is cached."""
+    with gateway_for([{"name": "up", "base_url": upstream[0]}], cache=DETERMINISTIC_ONLY) as url:
         yield url
 
 
@@ -120,7 +133,8 @@ def test_a_hit_is_audited_as_a_hit_with_zero_cost(
     gateway_for: GatewayFactory, upstream: tuple[str, FaultyUpstream], tmp_path: Path
 ) -> None:
     prices = {"prices": {"up/echo": {"input": 1000.0, "output": 1000.0}}}
-    with gateway_for([{"name": "up", "base_url": upstream[0]}], gateway=prices) as base:
+    provider = [{"name": "up", "base_url": upstream[0]}]
+    with gateway_for(provider, gateway=prices, cache=CACHE_ALL) as base:
         chat(base)
         chat(base)
     lines = (tmp_path / "log" / "audit").glob("*.jsonl")
@@ -128,3 +142,49 @@ def test_a_hit_is_audited_as_a_hit_with_zero_cost(
     chats = [r for r in records if r["endpoint"] == "chat"]
     assert [(r["cache_hit"], r["cost_usd"] > 0) for r in chats] == [(False, True), (True, False)]
     assert chats[1]["event_type"] == "request.cache_hit"
+
+
+def test_by_default_two_identical_requests_both_reach_the_upstream(
+    gateway_for: GatewayFactory, upstream: tuple[str, FaultyUpstream]
+) -> None:
+    with gateway_for([{"name": "up", "base_url": upstream[0]}]) as base:
+        first, second = chat(base, temperature=0), chat(base, temperature=0)
+        stats = httpx.get(f"{base}/admin/cache", headers=AUTH).json()
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert upstream[1].calls["echo"] == 2
+    assert (stats["enabled"], stats["hits"], stats["misses"]) == (False, 0, 0)
+
+
+def test_when_enabled_a_temperature_zero_request_is_cached(
+    deterministic_base: str, upstream: tuple[str, FaultyUpstream]
+) -> None:
+    first = chat(deterministic_base, temperature=0)
+    second = chat(deterministic_base, temperature=0)
+    assert second.content == first.content
+    assert upstream[1].calls["echo"] == 1
+
+
+def test_when_enabled_a_request_without_temperature_is_not_cached(
+    deterministic_base: str, upstream: tuple[str, FaultyUpstream]
+) -> None:
+    chat(deterministic_base)
+    chat(deterministic_base)
+    assert upstream[1].calls["echo"] == 2
+
+
+def test_when_enabled_a_sampled_request_is_not_cached(
+    deterministic_base: str, upstream: tuple[str, FaultyUpstream]
+) -> None:
+    chat(deterministic_base, temperature=0.7)
+    chat(deterministic_base, temperature=0.7)
+    assert upstream[1].calls["echo"] == 2
+
+
+def test_nondeterministic_true_caches_a_request_without_temperature(
+    base: str, upstream: tuple[str, FaultyUpstream]
+) -> None:
+    chat(base)
+    chat(base)
+    stats = httpx.get(f"{base}/admin/cache", headers=AUTH).json()
+    assert upstream[1].calls["echo"] == 1
+    assert (stats["enabled"], stats["nondeterministic"]) == (True, True)

@@ -17,6 +17,7 @@ from support.gateway import MASTER, make_settings
 from support.redis_server import RedisServer, redis_server
 
 AUTH = {"authorization": f"Bearer {MASTER}"}
+CACHE_ON = {"enabled": True}  # off by default; temperature 0 requests are cached
 
 
 @pytest.fixture
@@ -39,13 +40,15 @@ def two_gateways(
     spec = {"name": "up", "base_url": upstream_url, "retry": {"attempts": 1}, **provider}
     urls = []
     for index in range(2):
-        settings = make_settings(tmp_path / str(index), [spec], gateway={"redis_url": redis_url})
+        settings = make_settings(
+            tmp_path / str(index), [spec], gateway={"redis_url": redis_url}, cache=CACHE_ON
+        )
         urls.append(stack.enter_context(serve_app(create_app(settings))))
     return urls
 
 
 def chat(base: str) -> httpx.Response:
-    body = {"model": "up/echo", "messages": [{"role": "user", "content": "hi"}]}
+    body = {"model": "up/echo", "messages": [{"role": "user", "content": "hi"}], "temperature": 0}
     return httpx.post(f"{base}/v1/chat/completions", json=body, headers=AUTH, timeout=30)
 
 

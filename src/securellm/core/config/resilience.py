@@ -30,9 +30,15 @@ class BreakerSettings(Section):
 
 
 class CacheSettings(Section):
-    """``[cache]``: exact-match response cache (in-process LRU, or Redis when configured)."""
+    """``[cache]``: exact-match response cache (in-process LRU, or Redis when configured).
 
-    enabled: bool = True
+    Off unless enabled: an agent re-running a turn must reach the model. When enabled, only
+    requests with ``temperature = 0`` (and embeddings) are cached, unless ``nondeterministic``
+    also admits sampled ones (``temperature`` above 0, or none: the provider's default).
+    """
+
+    enabled: bool = False
+    nondeterministic: bool = False
     ttl_s: float = Field(default=300.0, gt=0)
     max_entries: int = Field(default=10_000, ge=1)
     max_entry_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -15,6 +15,22 @@ from securellm.providers.base import UpstreamResponse, Usage
 CACHEABLE_OPS = frozenset({"chat", "completions", "embeddings", "messages"})
 
 
+def deterministic(op: str, body: dict[str, Any]) -> bool:
+    """Whether the same request gives the same answer: embeddings, or ``temperature`` 0.
+
+    A request without ``temperature`` samples at the provider's default (1 for OpenAI and
+    Anthropic), so it is not.
+    """
+    if op == "embeddings":
+        return True
+    temperature = body.get("temperature")
+    return (
+        isinstance(temperature, (int, float))
+        and not isinstance(temperature, bool)
+        and temperature == 0
+    )
+
+
 class ResponseCache:
     def __init__(self, settings: CacheSettings, store: CacheStore) -> None:
         self.settings = settings
@@ -27,6 +43,8 @@ class ResponseCache:
         if not self.settings.enabled or ctx.no_cache or op not in CACHEABLE_OPS:
             return None
         if ctx.key is not None and not ctx.key.cache_enabled:
+            return None
+        if not self.settings.nondeterministic and not deterministic(op, body):
             return None
         options = body.get("stream_options")
         usage = isinstance(options, dict) and bool(options.get("include_usage"))
@@ -114,6 +132,7 @@ class ResponseCache:
         lookups = self.stats.hits + self.stats.misses
         return {
             "enabled": self.settings.enabled,
+            "nondeterministic": self.settings.nondeterministic,
             "backend": self.store.backend,
             "degraded": bool(getattr(self.store, "degraded", False)),
             "entries": self.store.entries(),
