@@ -153,10 +153,10 @@ def _wait_tls(url: str, ca: Path, process: subprocess.Popen[bytes]) -> httpx.Res
     ("host", "url"), [("::", "http://127.0.0.1:8100"), ("::1", "http://[::1]:8100")]
 )
 def test_the_banner_gives_a_url_curl_can_use(tmp_path: Path, host: str, url: str) -> None:
-    from securellm.cli.up_cmd import _banner
+    from securellm.cli.up_cmd import _examples
     from securellm.core.config import settings_from_mapping
 
     settings = settings_from_mapping(
         {"data_dir": str(tmp_path), "gateway": {"host": host, "port": 8100}}, env={}
     )
-    assert f"curl {url}/v1/chat/completions" in _banner(settings)
+    assert f"curl {url}/v1/chat/completions" in _examples(settings)

@@ -20,6 +20,15 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="TOML config file (default: $SECURELLM_CONFIG)."),
 ]
 
+LogLevelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--log-level",
+        help="debug, info, warning, error or critical (default: [gateway] log_level, info). "
+        "Below info the per-request lines on stdout are off.",
+    ),
+]
+
 CacertOption = Annotated[
     Path | None,
     typer.Option(

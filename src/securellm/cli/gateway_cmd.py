@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from securellm.cli.common import ConfigOption, settings_or_exit
+from securellm.cli.common import ConfigOption, LogLevelOption, settings_or_exit
 
 METRICS_PREFIX = "securellm-metrics-"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus-client in every worker
@@ -23,14 +23,17 @@ def gateway(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8100).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    log_level: LogLevelOption = None,
 ) -> None:
-    """Run the OpenAI/Anthropic-compatible gateway."""
+    """Run the OpenAI/Anthropic-compatible gateway (request log on stdout, banner on stderr)."""
     import uvicorn
 
+    from securellm.cli.banner import write_banner
     from securellm.gateway.limits_http import uvicorn_options
 
     overrides: dict[str, Any] = {}
-    for name, value in (("host", host), ("port", port), ("workers", workers)):
+    pairs = (("host", host), ("port", port), ("workers", workers), ("log_level", log_level))
+    for name, value in pairs:
         if value is not None:
             overrides[name] = value
     settings = (
@@ -41,6 +44,7 @@ def gateway(
     for name, value in overrides.items():
         os.environ[f"SECURELLM_GATEWAY__{name.upper()}"] = str(value)
     gw = settings.gateway
+    write_banner(settings)  # stderr: stdout carries the request log
     with shared_metrics(gw.workers):
         uvicorn.run(
             "securellm.gateway.app:app_from_environment",
@@ -49,13 +53,18 @@ def gateway(
             port=gw.port,
             workers=gw.workers,
             loop="uvloop",
-            access_log=False,
-            log_level="warning",
+            access_log=False,  # the request log (securellm.gateway.request_log) has each line
+            log_level=uvicorn_level(gw.log_level),
             timeout_graceful_shutdown=int(gw.drain_timeout_s),
             ssl_certfile=str(gw.tls_cert_file) if gw.tls_cert_file else None,
             ssl_keyfile=str(gw.tls_key_file) if gw.tls_key_file else None,
             **uvicorn_options(gw.max_header_bytes),
         )
+
+
+def uvicorn_level(level: str) -> str:
+    """uvicorn's own messages: warnings and worse, or everything at ``debug``."""
+    return level if level in ("debug", "error", "critical") else "warning"
 
 
 @contextmanager

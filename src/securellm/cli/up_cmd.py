@@ -17,10 +17,10 @@ import typer
 from securellm.cli.common import (
     CacertOption,
     ConfigOption,
+    LogLevelOption,
     err_console,
     fail,
     gateway_url,
-    out_console,
     settings_or_exit,
     tls_context,
 )
@@ -98,8 +98,8 @@ def local_offload(settings: Settings, cacert: Path | None = None) -> Iterator[No
 QUESTION = "What is the capital of France?"
 
 
-def _banner(settings: Settings) -> str:
-    """The URL and ready-to-paste curl and Python examples (the key is read from its file)."""
+def _examples(settings: Settings) -> str:
+    """Ready-to-paste curl and Python examples (the key is read from its file)."""
     gw = settings.gateway
     url = gateway_url(settings)
     key_file = master_key_path(settings)
@@ -110,8 +110,6 @@ def _banner(settings: Settings) -> str:
     model = f"local/{LOCAL_MODEL}" if settings.provider("local") else "<provider>/<model>"
     body = f'{{"model": "{model}", "messages": [{{"role": "user", "content": "{QUESTION}"}}]}}'
     lines = [
-        "",
-        f"securellm gateway: {url}  (OpenAI API: {url}/v1, Anthropic API: {url}/v1/messages)",
         "",
         "curl:",
         f"  curl {url}/v1/chat/completions \\",
@@ -129,28 +127,36 @@ def _banner(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def up(config: ConfigOption = None, cacert: CacertOption = None) -> None:
-    """Start offload with the bundled local model, and the gateway in front (Ctrl-C stops both)."""
+def up(
+    config: ConfigOption = None, cacert: CacertOption = None, log_level: LogLevelOption = None
+) -> None:
+    """Start offload with the bundled local model, and the gateway in front (Ctrl-C stops both).
+
+    The banner goes to stderr; stdout carries the gateway's request log.
+    """
     import uvicorn
 
+    from securellm.cli.banner import write_banner
+    from securellm.cli.gateway_cmd import uvicorn_level
     from securellm.core.logging import configure_logging
     from securellm.core.redact import redact
     from securellm.gateway.app import create_app
     from securellm.gateway.limits_http import uvicorn_options
 
-    settings = settings_or_exit(config)
-    configure_logging(redact=redact, level="WARNING")
+    overrides = {"gateway": {"log_level": log_level}} if log_level else {}
+    settings = settings_or_exit(config, **overrides)
+    configure_logging(redact=redact, level=settings.gateway.log_level)
     ensure_master_key(settings)
     gw = settings.gateway
     with local_offload(settings, cacert):
-        out_console.print(_banner(settings), highlight=False, soft_wrap=True)
+        write_banner(settings, after=_examples(settings))
         uvicorn.run(
             create_app(settings, server_process=True),
             host=gw.host,
             port=gw.port,
             loop="uvloop",
             access_log=False,
-            log_level="warning",
+            log_level=uvicorn_level(gw.log_level),
             ssl_certfile=str(gw.tls_cert_file) if gw.tls_cert_file else None,
             ssl_keyfile=str(gw.tls_key_file) if gw.tls_key_file else None,
             **uvicorn_options(gw.max_header_bytes),

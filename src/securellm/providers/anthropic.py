@@ -26,6 +26,7 @@ from securellm.providers.translate.common import (
     obj,
     usage_from_anthropic,
 )
+from securellm.providers.translate.responses_bridge import responses_via_chat
 from securellm.providers.translate.stream_to_openai import AnthropicToOpenAIStream
 from securellm.providers.translate.to_anthropic import chat_to_messages, message_to_completion
 
@@ -63,6 +64,11 @@ class AnthropicProvider(HttpProvider):
         raw = await self.client.read_body(response)
         self._reply(raw)
         return UpstreamResponse(body=raw, headers=headers)
+
+    async def responses(self, call: Call) -> UpstreamResponse:
+        """Responses API clients: translated to chat, which this provider translates to
+        Messages (streams included)."""
+        return await responses_via_chat(self.chat, call)
 
     async def chat(self, call: Call) -> UpstreamResponse:
         body = chat_to_messages(call.body, call.model)

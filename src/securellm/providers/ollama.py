@@ -25,6 +25,7 @@ from securellm.providers.http import (
 )
 from securellm.providers.translate import ollama as wire
 from securellm.providers.translate.bridge import messages_via_chat
+from securellm.providers.translate.responses_bridge import responses_via_chat
 
 JSON_HEADERS = {"content-type": "application/json"}
 Translate = Callable[[dict[str, Any], str], dict[str, Any]]
@@ -59,6 +60,9 @@ class OllamaProvider(HttpProvider):
         reply = wire.embeddings(data, call.model, call.body.get("encoding_format"))
         usage = Usage(prompt_tokens=reply["usage"]["prompt_tokens"])
         return UpstreamResponse(body=orjson.dumps(reply), usage=usage)
+
+    async def responses(self, call: Call) -> UpstreamResponse:
+        return await responses_via_chat(self.chat, call)
 
     async def messages(self, call: Call) -> UpstreamResponse:
         return await messages_via_chat(self.chat, call, self.name)

@@ -23,6 +23,7 @@ from securellm.providers.http import (
     passthrough_headers,
     sse_events,
 )
+from securellm.providers.responses_native import native_responses
 from securellm.providers.translate.bridge import messages_via_chat
 from securellm.providers.translate.common import (
     OPENAI_DONE,
@@ -31,8 +32,11 @@ from securellm.providers.translate.common import (
     openai_error_end,
     openai_sse,
 )
+from securellm.providers.translate.responses_bridge import responses_via_chat
 
 JSON_HEADERS = {"content-type": "application/json"}
+# Chat servers that take ``reasoning_effort`` (the others refuse or ignore it).
+REASONING_EFFORT_KINDS = frozenset({"openai-compatible", "vllm"})
 
 
 def usage_from_openai(data: Any) -> Usage:
@@ -71,6 +75,13 @@ class OpenAICompatibleProvider(HttpProvider):
     async def messages(self, call: Call) -> UpstreamResponse:
         """Anthropic clients: translated to chat and back (streams included)."""
         return await messages_via_chat(self.chat, call, self.name)
+
+    async def responses(self, call: Call) -> UpstreamResponse:
+        """Responses API clients: OpenAI's own API natively, every other server via chat."""
+        if self.settings.kind == "openai":
+            return await native_responses(self, call)
+        effort = self.settings.kind in REASONING_EFFORT_KINDS
+        return await responses_via_chat(self.chat, call, reasoning_effort=effort)
 
     async def _post(self, path: str, call: Call) -> UpstreamResponse:
         body = dict(call.body)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from securellm.core.config.secrets import SecretSourceError, resolve_secret
+from securellm.core.config.secrets import SecretSourceError, resolve_secret, secret_origin
 from securellm.core.config.sections import PRESETS, ProviderSettings
 from securellm.core.config.settings import Settings
 from securellm.core.paths import runtime_dirs
@@ -210,3 +210,17 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
         if current == (section, index) and match.group(1) == key:
             return number
     return header_line
+
+
+def master_key_origin(settings: Settings, env: Mapping[str, str] | None = None) -> str | None:
+    """Where the master key came from (a file, an environment variable), ``"config file"``
+    for one written in the TOML, ``None`` when none is configured (it is generated)."""
+    gw = settings.gateway
+    if gw.master_key is None:
+        return None
+    environ: Mapping[str, str] = os.environ if env is None else env
+    origin = secret_origin(env_name=gw.master_key_env, file_path=gw.master_key_file, env=environ)
+    override = f"{ENV_PREFIX}GATEWAY__MASTER_KEY"
+    if origin is None and environ.get(override):
+        return f"environment variable {override}"
+    return origin or "config file"

@@ -39,3 +39,17 @@ def resolve_secret(
             raise SecretSourceError(f"environment variable {env_name} is not set")
         return inline
     return inline
+
+
+def secret_origin(
+    *, env_name: str | None, file_path: Path | None, env: Mapping[str, str]
+) -> str | None:
+    """Where :func:`resolve_secret` takes the secret from, in words (``None``: inline text).
+
+    Names the file or the variable, never the value.
+    """
+    if file_path is not None:
+        return f"file {file_path}"
+    if env_name and env.get(env_name, "").strip():
+        return f"environment variable {env_name}"
+    return None
