@@ -92,6 +92,15 @@ class ModelLimit(Section):
     tpm: int | None = Field(default=None, ge=1)
 
 
+class ModelContext(Section):
+    """What a model takes (``[gateway.model_context."provider/model"]``, bare names and globs
+    allowed): its context window and its most output tokens per request. Either one wins
+    over what the upstream reports and over the built-in table in gateway.model_limits."""
+
+    context: int | None = Field(default=None, ge=1)
+    max_output: int | None = Field(default=None, ge=1)
+
+
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
@@ -140,8 +149,9 @@ class GatewaySettings(Section):
     burst_ratio: float = Field(default=1.0, gt=0, le=100)
     estimate_output_tokens: int = Field(default=256, ge=1)
     # Budgets: the most output a request may write when it sets no limit (provider/model,
-    # bare model or glob; beside the built-in table in gateway.pricing), the fallback for
-    # models in neither, and the least output a request capped by its budget is sent with.
+    # bare model or glob; beside the built-in table in gateway.model_limits; the same as
+    # model_context."pattern".max_output), the fallback for models in neither, and the least
+    # output a request capped by its budget is sent with.
     max_output_tokens: dict[str, int] = Field(default_factory=dict)
     default_max_output_tokens: int = Field(default=4096, ge=1)
     budget_min_output_tokens: int = Field(default=256, ge=1)
@@ -154,6 +164,10 @@ class GatewaySettings(Section):
     responses_retention_days: int = Field(default=30, ge=1)
     responses_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     model_limits: dict[str, ModelLimit] = Field(default_factory=dict)
+    # Context window and most output per model; a request's max_tokens above what fits is
+    # lowered (x-securellm-max-tokens says so). max_output_tokens above stays an alias of
+    # model_context."pattern".max_output.
+    model_context: dict[str, ModelContext] = Field(default_factory=dict)
     # Anthropic server tools (web_search_*...) toward upstreams without them: dropped (the
     # response header x-securellm-dropped-tools names them) or refused with a 400.
     server_tools: Literal["drop", "refuse"] = "drop"

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from securellm.core.openapi import Operation, Param, Reply, Schema
 from securellm.gateway.openapi import ops_models as ops
-from securellm.gateway.openapi import wire
+from securellm.gateway.openapi import wire, wire_responses
 from securellm.gateway.routes.admin import KeyRequest, KeyUpdateRequest
 from securellm.gateway.routes.audit import MAX_INT
 
@@ -151,6 +151,13 @@ def _inference_operations() -> list[Operation]:
             wire.EmbeddingRequest,
             wire.EmbeddingList,
             stream=False,
+        ),
+        _inference(
+            "/v1/responses",
+            "createResponse",
+            "OpenAI Responses API (streaming with SSE, tools, stored state per key)",
+            wire_responses.ResponseRequest,
+            wire_responses.ResponseObject,
         ),
         _inference(
             "/v1/messages",
