@@ -23,7 +23,16 @@ from securellm.gateway import openapi
 from securellm.gateway.errors import error_response
 from securellm.gateway.limits_http import HeaderLimits
 from securellm.gateway.request_log import RequestLog
-from securellm.gateway.routes import admin, anthropic, audit, health, openai, operations, responses
+from securellm.gateway.routes import (
+    admin,
+    anthropic,
+    audit,
+    health,
+    openai,
+    operations,
+    responses,
+    responses_state,
+)
 from securellm.gateway.state import ProviderFactory, build_state
 from securellm.providers.registry import build_provider
 
@@ -98,6 +107,7 @@ def create_app(
             *health.routes,
             *openai.routes,
             *anthropic.routes,
+            *responses_state.routes,
             *responses.routes,
             *admin.routes,
             *audit.routes,

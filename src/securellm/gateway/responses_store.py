@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 DAY_S = 86_400.0
 MAX_CHAIN = 10_000  # ancestors followed at most (a chain is acyclic; this bounds a bad row)
 PURGE_EVERY_S = 3_600.0
+MAX_ID = 128  # the column's width; a longer id, or one with control characters, is unknown
 
 
 class ResponseNotFound(NotFound):
@@ -93,6 +94,8 @@ class SqlResponseStore:
         self, key_id: str, response: JSON, input_items: list[JSON], previous_id: str | None
     ) -> None:
         response_id = str(response["id"])
+        if not usable_id(response_id):
+            raise ValueError(f"a response id is 1 to {MAX_ID} printable characters")
         body = orjson.dumps(response)
         items = orjson.dumps(input_items)
         size = len(body) + len(items)
@@ -120,20 +123,22 @@ class SqlResponseStore:
             await conn.execute(insert(responses).values(**row))
 
     async def get(self, key_id: str, response_id: str) -> JSON | None:
-        row = await self._row(key_id, response_id)
+        row = await self._row(key_id, response_id) if usable_id(response_id) else None
         if row is None or row.body is None:
             return None
         found: JSON = orjson.loads(row.body)
         return found
 
     async def input_items(self, key_id: str, response_id: str) -> list[JSON] | None:
-        row = await self._row(key_id, response_id)
+        row = await self._row(key_id, response_id) if usable_id(response_id) else None
         if row is None or row.input_items is None:
             return None
         items: list[JSON] = orjson.loads(row.input_items)
         return items
 
     async def delete(self, key_id: str, response_id: str) -> bool:
+        if not usable_id(response_id):
+            return False
         async with self.engine.begin() as conn:
             done = await conn.execute(delete(responses).where(_mine(key_id, response_id)))
         return bool(done.rowcount)
@@ -145,7 +150,7 @@ class SqlResponseStore:
         return int(done.rowcount or 0)
 
     async def context(self, key_id: str, response_id: str) -> list[JSON]:
-        rows = await self._chain(key_id, response_id)
+        rows = await self._chain(key_id, response_id) if usable_id(response_id) else []
         if not rows:
             raise ResponseNotFound(response_id)
         items: list[JSON] = []
@@ -187,6 +192,11 @@ class SqlResponseStore:
         query = select(chain).order_by(chain.c.depth.desc())
         async with self.engine.connect() as conn:
             return list((await conn.execute(query)).all())
+
+
+def usable_id(response_id: str) -> bool:
+    """Whether ``response_id`` can name a row (a client may send anything in a URL)."""
+    return 0 < len(response_id) <= MAX_ID and response_id.isprintable()
 
 
 def _mine(key_id: str, response_id: str) -> Any:
