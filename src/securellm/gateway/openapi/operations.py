@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from securellm.core.openapi import Operation, Param, Reply, Schema
 from securellm.gateway.openapi import ops_models as ops
 from securellm.gateway.openapi import wire, wire_responses
+from securellm.gateway.openapi.ops_responses import stored_response_operations
 from securellm.gateway.routes.admin import KeyRequest, KeyUpdateRequest
 from securellm.gateway.routes.audit import MAX_INT
 
@@ -274,4 +275,9 @@ def _ops_operations() -> list[Operation]:
 
 def operations() -> list[Operation]:
     """The gateway's whole surface, in the order the document lists it."""
-    return [*_inference_operations(), *_admin_operations(), *_ops_operations()]
+    return [
+        *_inference_operations(),
+        *stored_response_operations(),
+        *_admin_operations(),
+        *_ops_operations(),
+    ]
