@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -100,8 +101,8 @@ def database_line(settings: Settings) -> str:
     return "PostgreSQL " + public_url(url)
 
 
-def master_key_line(settings: Settings) -> str:
-    origin = master_key_origin(settings)
+def master_key_line(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+    origin = master_key_origin(settings, env)
     if origin is None:
         return f"generated file {master_key_path(settings)}"
     if origin == "config file" and settings.source is not None:

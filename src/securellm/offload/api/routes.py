@@ -12,7 +12,7 @@ from starlette.responses import Response
 from securellm.offload.api.proxy import forward
 from securellm.offload.backends.ollama import running_models
 from securellm.offload.backends.remote import probe_openai
-from securellm.offload.catalog import model_detail, model_estimate, model_json
+from securellm.offload.catalog import load_params, model_detail, model_estimate, model_json
 from securellm.offload.errors import BadRequest, ModelNotFound, OffloadError
 from securellm.offload.service import OffloadService
 
@@ -56,8 +56,16 @@ async def health_vram(request: Request) -> Response:
 
 async def openai_models(request: Request) -> Response:
     service = _service(request)
+    config = service.settings.offload
+    # context_length: what each model is loaded with, so the gateway fits max_tokens to it.
     data = [
-        {"id": r.id, "object": "model", "created": 0, "owned_by": "offload"}
+        {
+            "id": r.id,
+            "object": "model",
+            "created": 0,
+            "owned_by": "offload",
+            "context_length": load_params(config, r).ctx,
+        }
         for r in service.registry.all()
         if r.usable
     ]

@@ -87,6 +87,7 @@ class OpenAIModel(OpenModel):
     object: Literal["model"]
     created: int
     owned_by: str
+    context_length: int  # the context the model is loaded with (tokens)
 
 
 class OpenAIModelList(OpenModel):
