@@ -60,6 +60,13 @@ def test_v1_models_is_an_openai_list(client: TestClient) -> None:
     assert [m["id"] for m in body["data"]] == ["tiny"]
 
 
+def test_v1_models_gives_each_model_the_context_it_is_loaded_with(client: TestClient) -> None:
+    entry = client.get("/v1/models").json()["data"][0]
+    detail = client.get("/models/tiny").json()
+    assert entry["context_length"] == detail["load_params"]["ctx"]
+    assert entry["context_length"] > 0
+
+
 def test_model_detail_has_the_estimate_breakdown(client: TestClient) -> None:
     detail = client.get("/models/tiny").json()
     assert set(detail["estimate"]) == {"weights", "kv", "compute", "output"}
