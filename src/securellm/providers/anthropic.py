@@ -16,6 +16,7 @@ from securellm.core.config import ProviderSettings
 from securellm.core.errors import UpstreamError
 from securellm.providers.base import Call, UpstreamResponse, Usage
 from securellm.providers.http import HttpProvider, event_data, passthrough_headers, sse_events
+from securellm.providers.tokens import KIND_HEADER, METHOD_HEADER
 from securellm.providers.translate.common import (
     Unreadable,
     anthropic_error_sse,
@@ -33,6 +34,7 @@ from securellm.providers.translate.to_anthropic import chat_to_messages, message
 API_VERSION = "2023-06-01"
 JSON_HEADERS = {"content-type": "application/json"}
 DELTA_EVENT = b"event: content_block_delta"
+EXACT_COUNT = {KIND_HEADER: "exact", METHOD_HEADER: "anthropic count_tokens"}
 
 
 class AnthropicProvider(HttpProvider):
@@ -63,7 +65,7 @@ class AnthropicProvider(HttpProvider):
         headers = passthrough_headers(response)
         raw = await self.client.read_body(response)
         self._reply(raw)
-        return UpstreamResponse(body=raw, headers=headers)
+        return UpstreamResponse(body=raw, headers={**headers, **EXACT_COUNT})
 
     async def responses(self, call: Call) -> UpstreamResponse:
         """Responses API clients: translated to chat, which this provider translates to

@@ -23,8 +23,9 @@ from securellm.providers.http import (
     ndjson_lines,
     passthrough_headers,
 )
+from securellm.providers.tokens import count_response, estimate
 from securellm.providers.translate import ollama as wire
-from securellm.providers.translate.bridge import messages_via_chat
+from securellm.providers.translate.bridge import chat_for_count, messages_via_chat
 from securellm.providers.translate.responses_bridge import responses_via_chat
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -66,6 +67,11 @@ class OllamaProvider(HttpProvider):
 
     async def messages(self, call: Call) -> UpstreamResponse:
         return await messages_via_chat(self.chat, call, self.name)
+
+    async def count_tokens(self, call: Call) -> UpstreamResponse:
+        """Estimated: Ollama's API has no tokenizer endpoint."""
+        chat, headers = chat_for_count(call, self.name)
+        return count_response(estimate(chat), headers)
 
     async def _generate(
         self, path: str, call: Call, request: Translate, reply: Translate

@@ -24,7 +24,14 @@ from securellm.providers.http import (
     sse_events,
 )
 from securellm.providers.responses_native import native_responses
-from securellm.providers.translate.bridge import messages_via_chat
+from securellm.providers.tokens import (
+    ServerTokenizer,
+    TiktokenCounter,
+    TokenCount,
+    count_response,
+    estimate,
+)
+from securellm.providers.translate.bridge import chat_for_count, messages_via_chat
 from securellm.providers.translate.common import (
     OPENAI_DONE,
     error_message,
@@ -35,6 +42,7 @@ from securellm.providers.translate.common import (
 from securellm.providers.translate.responses_bridge import responses_via_chat
 
 JSON_HEADERS = {"content-type": "application/json"}
+TIKTOKEN_KINDS = ("openai", "deepseek")  # cloud models counted here; the others ask the server
 # Chat servers that take ``reasoning_effort`` (the others refuse or ignore it).
 REASONING_EFFORT_KINDS = frozenset({"openai-compatible", "vllm"})
 
@@ -62,6 +70,8 @@ class OpenAICompatibleProvider(HttpProvider):
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings, bearer(settings))
+        self.tiktoken = TiktokenCounter()
+        self.tokenizer = ServerTokenizer(lambda: self.client.session, self.client.base_url)
 
     async def chat(self, call: Call) -> UpstreamResponse:
         return await self._post("/chat/completions", call)
@@ -75,6 +85,18 @@ class OpenAICompatibleProvider(HttpProvider):
     async def messages(self, call: Call) -> UpstreamResponse:
         """Anthropic clients: translated to chat and back (streams included)."""
         return await messages_via_chat(self.chat, call, self.name)
+
+    async def count_tokens(self, call: Call) -> UpstreamResponse:
+        """Counted by the model server's tokenizer, tiktoken for OpenAI's, else estimated."""
+        chat, headers = chat_for_count(call, self.name)
+        count = await self._count(chat, call.model)
+        return count_response(count or estimate(chat), headers)
+
+    async def _count(self, chat: dict[str, Any], model: str) -> TokenCount | None:
+        if self.settings.kind in TIKTOKEN_KINDS:
+            own = self.settings.kind == "openai"
+            return await self.tiktoken.count(chat, model, own_tokenizer=own)
+        return await self.tokenizer.count(chat, model)
 
     async def responses(self, call: Call) -> UpstreamResponse:
         """Responses API clients: OpenAI's own API natively, every other server via chat."""

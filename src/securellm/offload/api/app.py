@@ -38,6 +38,7 @@ def create_app(settings: Settings, *, scan_on_start: bool = True) -> Starlette:
             Route("/v1/models", routes.openai_models, methods=["GET"]),
             Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
             Route("/v1/completions", routes.completions, methods=["POST"]),
+            Route("/tokenize", routes.tokenize_text, methods=["POST"]),
             Route("/models", routes.list_models, methods=["GET"]),
             Route("/models/scan", routes.scan_models, methods=["POST"]),
             Route("/models/{model_id}", routes.show_model, methods=["GET"]),

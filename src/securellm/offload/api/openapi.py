@@ -73,6 +73,8 @@ def operations() -> list[Operation]:
             Reply(200, answer, s.Completion, SSE), (400, *LOADING), s.ChatRequest),
         _op("POST /v1/completions", "createCompletion", "OpenAI completion, loading on demand",
             Reply(200, answer, s.Completion, SSE), (400, *LOADING), s.CompletionRequest),
+        _op("POST /tokenize", "tokenize", "count tokens with the model's own tokenizer",
+            Reply(200, "the count", s.TokenCount), (400, *LOADING), s.TokenizeRequest),
         _op("GET /models", "listModels", "the registry with estimates",
             Reply(200, "every model", s.ModelList)),
         _op("POST /models/scan", "scanModels", "rescan the model folders",

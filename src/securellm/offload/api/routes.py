@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from securellm.offload.api.proxy import forward
+from securellm.offload.api.tokenize import tokenize
 from securellm.offload.backends.ollama import running_models
 from securellm.offload.backends.remote import probe_openai
 from securellm.offload.catalog import load_params, model_detail, model_estimate, model_json
@@ -78,6 +79,10 @@ async def chat_completions(request: Request) -> Response:
 
 async def completions(request: Request) -> Response:
     return await forward(_service(request), request, "/completions")
+
+
+async def tokenize_text(request: Request) -> Response:
+    return await tokenize(_service(request), request)
 
 
 async def list_models(request: Request) -> Response:

@@ -59,6 +59,18 @@ class ModeRequest(OpenModel):
     mode: Literal["build", "local"]
 
 
+class TokenizeRequest(OpenModel):
+    """Body of ``POST /tokenize`` (llama.cpp's own shape, with our model id)."""
+
+    model: str = Field(min_length=1)
+    content: str
+
+
+class TokenCount(OpenModel):
+    model: str
+    count: int
+
+
 class Health(OpenModel):
     status: Literal["ok"]
 

@@ -15,13 +15,19 @@ from typing import Any
 import orjson
 
 from securellm.core.errors import UpstreamError
-from securellm.providers.base import Call, UpstreamResponse
+from securellm.providers.base import JSON, Call, UpstreamResponse
 from securellm.providers.http import event_data
 from securellm.providers.translate.from_anthropic import completion_to_message, messages_to_chat
 from securellm.providers.translate.server_tools import dropped_headers, without_server_tools
 from securellm.providers.translate.stream_to_anthropic import OpenAIToAnthropicStream
 
 ChatCall = Callable[[Call], Awaitable[UpstreamResponse]]
+
+
+def chat_for_count(call: Call, provider: str) -> tuple[JSON, dict[str, str]]:
+    """A ``count_tokens`` body as the chat body it would become, and the dropped-tools header."""
+    body, dropped = without_server_tools(call.body, call.server_tools, provider)
+    return messages_to_chat(body, call.model), dropped_headers(dropped)
 
 
 async def messages_via_chat(chat: ChatCall, call: Call, provider: str) -> UpstreamResponse:
