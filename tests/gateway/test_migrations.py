@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from securellm.core.db import create_engine
 from securellm.gateway.keys import KeyStore, hash_key
 from securellm.gateway.migrations import HERE, upgrade
+from securellm.gateway.responses_store import SqlResponseStore
 from securellm.gateway.spend import BudgetLedger
 
 INSERT_KEY = (
@@ -23,11 +24,15 @@ INSERT_KEY = (
 )
 
 
-def _to_0001(connection: Connection) -> None:
+def _to(connection: Connection, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(HERE))
     config.attributes["connection"] = connection
-    command.upgrade(config, "0001")
+    command.upgrade(config, revision)
+
+
+def _to_0001(connection: Connection) -> None:
+    _to(connection, "0001")
 
 
 async def old_database(engine: AsyncEngine) -> None:
@@ -79,3 +84,20 @@ async def test_processes_migrating_one_sqlite_file_at_once_take_turns(tmp_path: 
     for engine in engines:
         await engine.dispose()
     assert version == "0003"
+
+
+async def test_a_0002_database_gains_stored_responses_and_keeps_its_keys(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path}/old.db")
+    await old_database(engine)
+    async with engine.begin() as conn:
+        await conn.run_sync(_to, "0002")
+    await upgrade(engine)
+    store = SqlResponseStore(engine)
+    await store.save("key_c", {"id": "resp_1", "output": []}, [], None)
+    found = await KeyStore(engine).by_plaintext("key_c")
+    stored = await store.get("key_c", "resp_1")
+    await engine.dispose()
+    assert found is not None and found.name == "ci"
+    assert stored == {"id": "resp_1", "output": []}
