@@ -165,9 +165,10 @@ def test_count_tokens_is_relayed_to_an_anthropic_upstream(client: anthropic.Anth
     assert counted.input_tokens > 0
 
 
-def test_count_tokens_on_an_openai_upstream_is_a_clear_400(client: anthropic.Anthropic) -> None:
-    with pytest.raises(anthropic.BadRequestError, match="token counting"):
-        client.messages.count_tokens(model="fake/echo", messages=ASK)
+def test_count_tokens_on_an_openai_upstream_is_an_estimate(client: anthropic.Anthropic) -> None:
+    raw = client.messages.with_raw_response.count_tokens(model="fake/echo", messages=ASK)
+    assert raw.parse().input_tokens > 0
+    assert raw.headers["x-securellm-token-count"] == "estimate"
 
 
 def test_anthropic_beta_features_reach_an_anthropic_upstream(
