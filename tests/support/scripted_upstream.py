@@ -178,7 +178,7 @@ def _anthropic_denied(request: Request) -> Response | None:
     def error(status: int, kind: str, message: str) -> Response:
         return _json({"type": "error", "error": {"type": kind, "message": message}}, status)
 
-    if not request.headers.get("x-api-key"):
+    if not request.headers.get("x-api-key") and not _has_bearer(request):
         return error(401, "authentication_error", "x-api-key header is required")
     if not request.headers.get("anthropic-version"):
         return error(400, "invalid_request_error", "anthropic-version header is required")
