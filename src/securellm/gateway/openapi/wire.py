@@ -208,7 +208,7 @@ class ContentBlock(OpenModel):
 
 
 class AnthropicMessage(OpenModel):
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "system"]  # system: Claude Code's mid-conversation entries
     content: str | list[ContentBlock]
 
 
