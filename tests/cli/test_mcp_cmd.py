@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import typer
+import yaml
 from typer.testing import CliRunner
 
 from securellm.cli import mcp_cmd
@@ -25,6 +26,19 @@ def app() -> typer.Typer:
     return root
 
 
+def test_config_command_is_absolute_by_default(app: typer.Typer) -> None:
+    result = CliRunner().invoke(app, ["mcp", "config", "--client", "claude-code"])
+    assert Path(json.loads(result.stdout)["mcpServers"]["securellm"]["command"]).is_absolute()
+
+
+def test_continue_cli_config_is_yaml_for_config_yaml(app: typer.Typer) -> None:
+    result = CliRunner().invoke(app, ["mcp", "config", "--client", "continue-cli"])
+    assert result.exit_code == 0
+    (server,) = yaml.safe_load(result.stdout)["mcpServers"]
+    assert server["name"] == "securellm"
+    assert server["args"][-1] == "mcp"
+
+
 @pytest.mark.parametrize("client", ["claude-code", "cline", "vscode", "continue"])
 def test_config_prints_valid_json_for_each_client(app: typer.Typer, client: str) -> None:
     result = CliRunner().invoke(app, ["mcp", "config", "--client", client])
@@ -37,8 +51,7 @@ def test_config_embeds_an_absolute_config_path(app: typer.Typer, tmp_path: objec
         app, ["mcp", "config", "--client", "vscode", "--config", "relative.toml"]
     )
     args = json.loads(result.stdout)["servers"]["securellm"]["args"]
-    assert args[0] == "mcp"
-    assert args[2].startswith("/")
+    assert args[args.index("--config") + 1].startswith("/")
 
 
 def test_config_with_custom_command(app: typer.Typer) -> None:

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from securellm.mcp.clients import CLIENTS, client_snippet, http_snippet
+from securellm.mcp.clients import CLIENTS, client_snippet, http_snippet, server_command
 
 
 def test_claude_code_uses_mcp_servers_with_stdio_type() -> None:
-    server = client_snippet("claude-code")["mcpServers"]["securellm"]
+    server = client_snippet("claude-code", command="securellm")["mcpServers"]["securellm"]
     assert server == {"type": "stdio", "command": "securellm", "args": ["mcp"]}
+
+
+def test_default_command_is_an_absolute_path_that_exists() -> None:
+    command, args = server_command(None, None)
+    assert Path(command).is_absolute()
+    assert os.access(command, os.X_OK)
+    assert args[-1] == "mcp"
+
+
+def test_continue_cli_lists_the_server_by_name() -> None:
+    snippet = client_snippet("continue-cli", command="/bin/securellm")
+    assert snippet == {
+        "mcpServers": [{"name": "securellm", "command": "/bin/securellm", "args": ["mcp"]}]
+    }
 
 
 def test_cline_snippet_is_enabled() -> None:
@@ -24,7 +39,7 @@ def test_vscode_uses_servers_key() -> None:
 
 
 def test_continue_uses_the_plain_command_shape() -> None:
-    server = client_snippet("continue")["mcpServers"]["securellm"]
+    server = client_snippet("continue", command="securellm")["mcpServers"]["securellm"]
     assert server == {"command": "securellm", "args": ["mcp"]}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -46,12 +46,16 @@ def mcp(
 @mcp_app.command("config")
 def mcp_config(
     client: Annotated[
-        str, typer.Option("--client", help="claude-code, cline, vscode or continue.")
+        str,
+        typer.Option("--client", help="claude-code, cline, vscode, continue or continue-cli."),
     ],
     config: ConfigOption = None,
     command: Annotated[
-        str, typer.Option("--command", help="How the client starts securellm.")
-    ] = "securellm",
+        str | None,
+        typer.Option(
+            "--command", help="How the client starts securellm (default: this one's full path)."
+        ),
+    ] = None,
     python: Annotated[
         bool,
         typer.Option(
@@ -67,7 +71,7 @@ def mcp_config(
         ),
     ] = None,
 ) -> None:
-    """Print the JSON snippet that CLIENT needs to start (or, with --http, reach) this server."""
+    """Print the snippet (YAML for continue-cli) CLIENT needs to start or reach this server."""
     from securellm.mcp.clients import CLIENTS, client_snippet, http_snippet
 
     if client not in CLIENTS:
@@ -75,12 +79,20 @@ def mcp_config(
     if http is not None:
         if not http.startswith(("http://", "https://")):
             fail(f"--http wants the server's URL (http://HOST:PORT/mcp), got {http!r}", 2)
-        typer.echo(json.dumps(http_snippet(client, http), indent=2))
+        typer.echo(_render(client, http_snippet(client, http)))
         return
     path = Path(config).expanduser().resolve() if config else None
     interpreter = sys.executable if python else None
     snippet = client_snippet(client, command=command, config=path, python=interpreter)
-    typer.echo(json.dumps(snippet, indent=2))
+    typer.echo(_render(client, snippet))
+
+
+def _render(client: str, snippet: dict[str, Any]) -> str:
+    if client == "continue-cli":
+        import yaml
+
+        return yaml.safe_dump(snippet, sort_keys=False).rstrip()
+    return json.dumps(snippet, indent=2)
 
 
 def register(app: typer.Typer) -> None:

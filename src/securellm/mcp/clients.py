@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
-ClientName = Literal["claude-code", "cline", "vscode", "continue"]
-CLIENTS: tuple[str, ...] = ("claude-code", "cline", "vscode", "continue")
+ClientName = Literal["claude-code", "cline", "vscode", "continue", "continue-cli"]
+CLIENTS: tuple[str, ...] = ("claude-code", "cline", "vscode", "continue", "continue-cli")
 TOKEN_ENV = "SECURELLM_MCP_TOKEN"  # noqa: S105 (the variable's name, not its value)
 TOKEN_INPUT = "securellm-mcp-token"  # noqa: S105 (an input id)
 
 
+def securellm_command() -> list[str]:
+    """An absolute way to start this installation's ``securellm`` (agents rarely share PATH).
+
+    The running ``securellm`` script, else the one on PATH, resolved; else this interpreter
+    with ``-m securellm`` (not resolved: a venv's python is a symlink out of the venv).
+    """
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "securellm" and argv0.is_file():
+        return [str(argv0.resolve())]
+    found = shutil.which("securellm")
+    if found:
+        return [str(Path(found).resolve())]
+    return [sys.executable, "-m", "securellm"]
+
+
 def server_command(
-    command: str, config: Path | None, *, python: str | None = None
+    command: str | None, config: Path | None, *, python: str | None = None
 ) -> tuple[str, list[str]]:
-    """``securellm mcp [--config F]``, or ``<python> -m securellm.mcp [--config F]``."""
+    """``<securellm> mcp [--config F]``, or ``<python> -m securellm.mcp [--config F]``.
+
+    ``command`` None means :func:`securellm_command` (an absolute path).
+    """
     if python is not None:
         command, args = python, ["-m", "securellm.mcp"]
+    elif command is None:
+        command, *args = securellm_command()
+        args.append("mcp")
     else:
         args = ["mcp"]
     if config is not None:
@@ -27,7 +50,7 @@ def server_command(
 def client_snippet(
     client: str,
     *,
-    command: str = "securellm",
+    command: str | None = None,
     config: Path | None = None,
     env: dict[str, str] | None = None,
     python: str | None = None,
@@ -38,6 +61,7 @@ def client_snippet(
     - cline: ``cline_mcp_settings.json``
     - vscode: ``.vscode/mcp.json``
     - continue: ``.continue/mcpServers/securellm.json`` (the JSON format Claude and Cline use)
+    - continue-cli: ``~/.continue/config.yaml`` (``cn`` reads a YAML list under ``mcpServers``)
     """
     exe, args = server_command(command, config, python=python)
     server: dict[str, Any] = {"command": exe, "args": args}
@@ -52,6 +76,9 @@ def client_snippet(
     if client == "continue":
         # Continue picks up JSON files in this common shape from .continue/mcpServers/.
         return {"mcpServers": {"securellm": server}}
+    if client == "continue-cli":
+        # @continuedev/cli 1.5.47 config.yaml: mcpServers is a list of {name, command, args}.
+        return {"mcpServers": [{"name": "securellm", **server}]}
     raise ValueError(f"unknown client {client!r}; choose one of {', '.join(CLIENTS)}")
 
 
@@ -84,8 +111,10 @@ def http_snippet(client: str, url: str) -> dict[str, Any]:
             "autoApprove": [],
         }
         return {"mcpServers": {"securellm": server}}
-    if client == "continue":
+    if client in ("continue", "continue-cli"):
         headers = {"Authorization": f"Bearer ${{{{ secrets.{TOKEN_ENV} }}}}"}
         server |= {"type": "streamable-http", "requestOptions": {"headers": headers}}
+        if client == "continue-cli":
+            return {"mcpServers": [{"name": "securellm", **server}]}
         return {"mcpServers": {"securellm": server}}
     raise ValueError(f"unknown client {client!r}; choose one of {', '.join(CLIENTS)}")
