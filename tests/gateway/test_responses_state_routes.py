@@ -191,3 +191,10 @@ def test_the_routes_need_a_key(client: openai.OpenAI, base: str) -> None:
     created = client.responses.create(model="fake/echo", input="hello there")
     answer = httpx.get(f"{base}/v1/responses/{created.id}")
     assert answer.status_code == 401
+
+
+def test_a_streamed_response_is_stored_when_it_completes(client: openai.OpenAI) -> None:
+    with client.responses.stream(model="fake/echo", input="hello there") as stream:
+        final = stream.get_final_response()
+    stored = client.responses.retrieve(final.id)
+    assert stored.output_text == final.output_text and "hello there" in stored.output_text

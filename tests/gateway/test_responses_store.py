@@ -3,6 +3,7 @@ turns, per-key isolation, retention, the size cap and ids no row can have."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -10,7 +11,12 @@ import pytest
 
 from securellm.core.db import create_engine
 from securellm.gateway.migrations import upgrade
-from securellm.gateway.responses_store import DAY_S, ResponseNotFound, SqlResponseStore
+from securellm.gateway.responses_store import (
+    DAY_S,
+    ResponseNotFound,
+    SqlResponseStore,
+    purge_periodically,
+)
 from securellm.providers.base import JSON
 from support.postgres_server import postgres_server
 
@@ -163,3 +169,30 @@ async def test_saving_the_same_id_again_replaces_it(store: SqlResponseStore) -> 
     await save_chain(store, "key_a", 1)
     await store.save("key_a", {"id": "resp_1", "output": []}, [], None)
     assert await store.get("key_a", "resp_1") == {"id": "resp_1", "output": []}
+
+
+class CountingPurges:
+    """A store whose purges are counted; the first one fails, the third stops the loop."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.third = asyncio.Event()
+
+    async def purge_expired(self) -> int:
+        self.calls += 1
+        if self.calls == 1:
+            raise OSError("database unreachable")
+        if self.calls == 3:
+            self.third.set()
+        return 1
+
+
+async def test_periodic_purge_runs_again_after_a_failed_one() -> None:
+    store = CountingPurges()
+    task = asyncio.get_running_loop().create_task(
+        purge_periodically(store, every_s=0)  # type: ignore[arg-type]
+    )
+    await store.third.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert store.calls >= 3
