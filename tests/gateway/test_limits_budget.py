@@ -19,6 +19,7 @@ from securellm.gateway.context import RequestContext
 from securellm.gateway.keys import KeyRecord
 from securellm.gateway.limits.budget import BudgetGate, budget_refusal
 from securellm.gateway.migrations import upgrade
+from securellm.gateway.model_limits import ModelLimitTable
 from securellm.gateway.pricing import PriceTable
 from securellm.gateway.spend import BudgetLedger, Hold, Refusal
 from securellm.providers.base import Provider, Usage
@@ -46,8 +47,8 @@ async def ledger(tmp_path: Path) -> AsyncIterator[BudgetLedger]:
 
 def gate(ledger: BudgetLedger | None = None, **gateway: Any) -> BudgetGate:
     settings = GatewaySettings(**gateway)
-    prices = PriceTable(PROVIDERS, settings.prices, settings.max_output_tokens)
-    return BudgetGate(settings, ledger, prices)  # type: ignore[arg-type]
+    prices = PriceTable(PROVIDERS, settings.prices)
+    return BudgetGate(settings, ledger, prices, ModelLimitTable(settings))  # type: ignore[arg-type]
 
 
 def route(*targets: str) -> Route:

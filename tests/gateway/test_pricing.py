@@ -62,15 +62,6 @@ def test_nano_dollars_price_a_call_exactly_in_integers() -> None:
     assert price.nano(1_000, 0, cached_tokens=1_000) == 75_000
 
 
-def test_maximum_output_comes_from_the_table_and_config_overrides_it() -> None:
-    assert table().max_output("openai", "gpt-4o-mini") == 16_384
-    assert table().max_output("claude", "claude-opus-4-1-20250805") == 32_000
-    assert table().max_output("claude", "claude-opus-4-5-20251101") == 64_000
-    assert table().max_output("local", "gemma-3-270m") is None
-    overridden = PriceTable({}, None, {"local/*": 8_192})
-    assert overridden.max_output("local", "gemma-3-270m") == 8_192
-
-
 def test_config_override_wins_over_the_default() -> None:
     override = {"openai/gpt-4o": ModelPrice(input=1.0, output=2.0)}
     assert table(override).cost("openai", "gpt-4o", Usage(1_000_000, 1_000_000)) == 3.0

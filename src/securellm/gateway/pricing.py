@@ -1,25 +1,21 @@
-"""What a call costs, and the most it can write: prices and maximum output per model.
+"""What a call costs: prices per model.
 
 Prices are the providers' published list prices (USD per 1M tokens; input, output, and
 cached input where the provider discounts it). Local upstreams (Ollama, llama.cpp, offload,
 vLLM, TGI) cost nothing. ``[gateway.prices."provider/model"]`` (or a bare model name, or a
-glob) overrides any entry. Beside them, each model's published maximum output
-(``[gateway.max_output_tokens]`` overrides it the same way): budgets reserve against it for a
-request that sets no output limit.
+glob) overrides any entry. What a model can write is in :mod:`securellm.gateway.model_limits`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
-from typing import TypeVar
 
 from securellm.core.config import ProviderSettings
 from securellm.core.config.sections import ModelPrice
+from securellm.gateway.model_limits import match
 from securellm.providers.base import Usage
 
-T = TypeVar("T")
 FREE_KINDS = frozenset({"ollama", "offload", "vllm", "tgi", "llamacpp"})
 
 
@@ -95,48 +91,6 @@ DEFAULT_PRICES: dict[str, Price] = {
 }
 
 
-# Published maximum output tokens per request (the first matching pattern wins).
-DEFAULT_MAX_OUTPUT: dict[str, int] = {
-    "deepseek-chat": 8_192,
-    "deepseek-reasoner": 65_536,
-    "gpt-4o": 16_384,
-    "gpt-4o-mini": 16_384,
-    "gpt-4.1": 32_768,
-    "gpt-4.1-mini": 32_768,
-    "gpt-4.1-nano": 32_768,
-    "o3-mini": 100_000,
-    "o4-mini": 100_000,
-    "gpt-3.5-turbo": 4_096,
-    "gpt-4o-2024-05-13": 4_096,
-    "gpt-4o-mini-20*": 16_384,
-    "gpt-4o-20*": 16_384,
-    "gpt-4.1-*": 32_768,
-    "o3-mini-20*": 100_000,
-    "o4-mini-20*": 100_000,
-    "text-embedding-3-*": 0,
-    "claude-opus-4-5*": 64_000,
-    "claude-opus-4*": 32_000,
-    "claude-sonnet-4*": 64_000,
-    "claude-3-7-sonnet*": 64_000,
-    "claude-3-5-sonnet*": 8_192,
-    "claude-3-5-haiku*": 8_192,
-    "claude-haiku-4*": 64_000,
-    "claude-3-haiku*": 4_096,
-}
-
-
-def _match(table: Mapping[str, T], provider: str, model: str) -> T | None:
-    """``provider/model``, then the bare model, then the first glob matching either."""
-    qualified = f"{provider}/{model}"
-    for name in (qualified, model):
-        if name in table:
-            return table[name]
-    for pattern, value in table.items():
-        if fnmatchcase(qualified, pattern) or fnmatchcase(model, pattern):
-            return value
-    return None
-
-
 class PriceTable:
     """Looks up ``provider/model``: config overrides first, then the built-in tables."""
 
@@ -144,16 +98,13 @@ class PriceTable:
         self,
         providers: Mapping[str, ProviderSettings],
         overrides: Mapping[str, ModelPrice] | None = None,
-        max_output: Mapping[str, int] | None = None,
     ) -> None:
         self._kinds = {name: p.kind for name, p in providers.items()}
         self._overrides = {
             pattern: Price(p.input, p.output, p.cached_input)
             for pattern, p in (overrides or {}).items()
         }
-        self._max_output = dict(max_output or {})
         self._memo: dict[tuple[str, str], Price | None] = {}
-        self._output_memo: dict[tuple[str, str], int | None] = {}
 
     def known_price(self, provider: str | None, model: str | None) -> Price | None:
         """The price, or ``None`` for a model that neither config nor the table prices."""
@@ -169,20 +120,10 @@ class PriceTable:
     def cost(self, provider: str | None, model: str | None, usage: Usage) -> float:
         return self.price(provider, model).cost(usage)
 
-    def max_output(self, provider: str, model: str) -> int | None:
-        """The model's most output tokens per request (config first), if known."""
-        key = (provider, model)
-        if key not in self._output_memo:
-            found = _match(self._max_output, provider, model)
-            if found is None:
-                found = _match(DEFAULT_MAX_OUTPUT, provider, model)
-            self._output_memo[key] = found
-        return self._output_memo[key]
-
     def _lookup(self, provider: str, model: str) -> Price | None:
-        found = _match(self._overrides, provider, model)
+        found = match(self._overrides, provider, model)
         if found is not None:
             return found
         if self._kinds.get(provider) in FREE_KINDS:
             return FREE
-        return _match(DEFAULT_PRICES, "", model)
+        return match(DEFAULT_PRICES, "", model)

@@ -61,7 +61,7 @@ async def build_security(
         stack.push_async_callback(limiter.drain)  # stops the heartbeat if a later step fails
         providers = {p.name: p for p in settings.providers}
         gateway = settings.gateway
-        prices = PriceTable(providers, gateway.prices, gateway.max_output_tokens)
+        prices = PriceTable(providers, gateway.prices)
         ledger = BudgetLedger(engine, fast=gateway.budget_fast_path)
         stack.callback(ledger.close)
         admission = SecurityAdmission(settings, limiter, ledger, prices)

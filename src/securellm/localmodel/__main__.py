@@ -1,7 +1,8 @@
 """``python -m securellm.localmodel [--no-repack] ARGS``: llama-cpp-python's server + our formats.
 
 ARGS are llama-cpp-python's own (``--model``, ``--port``, ``--chat_format``...). The
-``transcript`` chat format is registered first. ``--no-repack`` clears llama.cpp's
+``transcript`` chat format is registered first, and the app gains llama.cpp's ``GET /props``
+(the loaded context, see :mod:`securellm.localmodel.props`). ``--no-repack`` clears llama.cpp's
 ``use_extra_bufts`` model parameter (llama-server's ``--no-repack``): the repacked AMX
 kernels of some builds crash on CPUs whose AMX tiles the kernel does not enable.
 """
@@ -12,6 +13,7 @@ import sys
 from typing import Any
 
 from securellm.localmodel.formats import register
+from securellm.localmodel.props import with_props
 
 
 def _disable_repack() -> None:
@@ -34,9 +36,10 @@ def main(argv: list[str] | None = None) -> None:
         _disable_repack()
     register()
     sys.argv = [sys.argv[0], *args]
-    from llama_cpp.server.__main__ import main as serve
+    import llama_cpp.server.__main__ as server
 
-    serve()  # type: ignore[no-untyped-call]
+    server.create_app = with_props(server.create_app)  # type: ignore[attr-defined]
+    server.main()  # type: ignore[no-untyped-call]
 
 
 if __name__ == "__main__":

@@ -74,6 +74,9 @@ class Provider:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.name = settings.name
+        # Model name -> context window in tokens, as the upstream reported it at discovery
+        # (local servers: the context they were loaded with); empty when it says nothing.
+        self.context_windows: dict[str, int] = {}
 
     async def start(self) -> None:
         """Open connection pools; called once from the gateway's lifespan."""

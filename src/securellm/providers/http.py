@@ -27,6 +27,7 @@ from securellm.core.errors import (
 )
 from securellm.core.redact import redact, redact_value
 from securellm.providers.base import Provider
+from securellm.providers.model_info import PROPS_KINDS, contexts_in_model_list, loaded_context
 from securellm.providers.translate.common import error_message
 
 _PASS_HEADERS = ("retry-after", "x-request-id", "request-id")
@@ -114,9 +115,14 @@ class UpstreamClient:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        root: bool = False,
     ) -> aiohttp.ClientResponse:
-        """Send a request and return the open response; error statuses become exceptions."""
-        url = f"{self.base_url}{path}"
+        """Send a request and return the open response; error statuses become exceptions.
+
+        ``path`` follows ``base_url``, or the server's root (``base_url`` without its
+        ``/v1``) with ``root``, where llama.cpp keeps ``/props`` and ``/tokenize``.
+        """
+        url = f"{server_root(self.base_url) if root else self.base_url}{path}"
         kwargs: dict[str, Any] = {"data": body, "headers": headers, "allow_redirects": False}
         if timeout is not None:
             kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
@@ -132,8 +138,8 @@ class UpstreamClient:
             raise await error_from_response(self.settings.name, response, self.secrets)
         return response
 
-    async def get_json(self, path: str, *, timeout: float | None = None) -> Any:
-        response = await self.request("GET", path, timeout=timeout)
+    async def get_json(self, path: str, *, timeout: float | None = None, root: bool = False) -> Any:
+        response = await self.request("GET", path, timeout=timeout, root=root)
         try:
             data = orjson.loads(await response.read())
         except orjson.JSONDecodeError:
@@ -270,6 +276,11 @@ def bearer(settings: ProviderSettings) -> dict[str, str]:
     return {"Authorization": f"Bearer {settings.api_key.get_secret_value()}"}
 
 
+def server_root(base_url: str) -> str:
+    """``http://host:8080/v1`` -> ``http://host:8080`` (a URL without ``/v1`` is its root)."""
+    return base_url[: -len("/v1")] if base_url.endswith("/v1") else base_url
+
+
 def openai_model_ids(data: Any) -> list[str]:
     """Ids from an OpenAI- or Anthropic-style model list: ``{"data": [{"id": ...}]}``."""
     items = data.get("data", []) if isinstance(data, dict) else []
@@ -296,10 +307,19 @@ class HttpProvider(Provider):
         await self.client.close()
 
     async def list_models(self) -> list[str]:
+        """The models (configured, or the upstream's list), noting each one's context window
+        where the upstream reports it (see :mod:`securellm.providers.model_info`)."""
         if self.settings.models is not None:
-            return list(self.settings.models)
-        data = await self.client.get_json(self.models_path, timeout=DISCOVERY_TIMEOUT_S)
-        return self.model_ids(data)
+            models = list(self.settings.models)
+        else:
+            data = await self.client.get_json(self.models_path, timeout=DISCOVERY_TIMEOUT_S)
+            models = self.model_ids(data)
+            self.context_windows = contexts_in_model_list(data)
+        if self.settings.kind in PROPS_KINDS and len(models) == 1:
+            loaded = await loaded_context(self.client.get_json, DISCOVERY_TIMEOUT_S)
+            if loaded is not None:
+                self.context_windows = {**self.context_windows, models[0]: loaded}
+        return models
 
     def model_ids(self, data: Any) -> list[str]:
         return openai_model_ids(data)

@@ -16,10 +16,12 @@ from securellm.gateway.context import RequestContext
 from securellm.gateway.limits import estimate
 from securellm.gateway.limits.budget import BudgetGate
 from securellm.gateway.limits.fallback import FallbackLimiter, Limiter
+from securellm.gateway.limits.fit import fit_output
 from securellm.gateway.limits.gcra import Adjustment, Bucket, Concurrency
 from securellm.gateway.limits.headers import rate_headers
 from securellm.gateway.limits.plan import LimitPlan
 from securellm.gateway.limits.refusal import Refusals
+from securellm.gateway.model_limits import ModelLimitTable
 from securellm.gateway.pricing import PriceTable
 from securellm.gateway.spend import BudgetLedger, Hold
 from securellm.providers.base import JSON
@@ -46,14 +48,16 @@ class SecurityAdmission:
         limiter: FallbackLimiter,
         ledger: BudgetLedger,
         prices: PriceTable,
+        limits: ModelLimitTable | None = None,
     ) -> None:
         providers = {p.name: p for p in settings.providers}
+        self.model_limits = limits or ModelLimitTable(settings.gateway)
         self.enabled = settings.gateway.limits_enabled
         self.plan = LimitPlan(settings.gateway, providers)
         self.refusals = Refusals()
         self.limiter = limiter
         self.prices = prices
-        self.budgets = BudgetGate(settings.gateway, ledger, prices)
+        self.budgets = BudgetGate(settings.gateway, ledger, prices, self.model_limits)
         self.default_output = settings.gateway.estimate_output_tokens
         self.ttl_ms = settings.gateway.request_timeout_s * 1000 + 60_000
 
@@ -64,6 +68,7 @@ class SecurityAdmission:
         target = route.targets[0]
         if key.log_content:
             ctx.content = {"request": request_content(body)}
+        fit_output(ctx, route, body, self.model_limits)  # what is reserved is what is sent
         prompt = estimate.prompt_tokens(body)
         output = estimate.output_tokens(body, ctx.endpoint, self.default_output)
         reservation = Reservation(backend=None)

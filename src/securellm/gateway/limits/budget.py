@@ -21,13 +21,14 @@ from securellm.core.errors import BudgetExceeded, PermissionDenied, ServiceUnava
 from securellm.gateway.catalog import Route, Target
 from securellm.gateway.context import RequestContext
 from securellm.gateway.limits import estimate
+from securellm.gateway.limits.fit import LIMIT_HEADER
+from securellm.gateway.model_limits import ModelLimitTable
 from securellm.gateway.pricing import Price, PriceTable
 from securellm.gateway.spend import NANO, BudgetLedger, Hold, Refusal, format_usd, to_nano
 from securellm.providers.base import JSON
 from securellm.providers.translate.to_anthropic import DEFAULT_MAX_TOKENS
 
 log = logging.getLogger(__name__)
-LIMIT_HEADER = "x-securellm-max-tokens"
 # Outcomes where the upstream may have done (and billed) the work without reporting usage.
 MAYBE_BILLED = frozenset({"ok", "timed_out", "incomplete", "client_gone"})
 
@@ -56,9 +57,16 @@ class Quote:
 class BudgetGate:
     """Holds budgeted keys to their budget through a :class:`BudgetLedger`."""
 
-    def __init__(self, settings: GatewaySettings, ledger: BudgetLedger, prices: PriceTable):
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        ledger: BudgetLedger,
+        prices: PriceTable,
+        limits: ModelLimitTable | None = None,
+    ) -> None:
         self.ledger = ledger
         self.prices = prices
+        self.limits = limits or ModelLimitTable(settings)
         self.default_output = settings.default_max_output_tokens
         self.min_output = settings.budget_min_output_tokens
 
@@ -127,7 +135,7 @@ class BudgetGate:
 
     def _most_output_of(self, target: Target) -> int:
         """What ``target`` writes at most for a request that sets no output limit."""
-        most = self.prices.max_output(target.provider.name, target.model)
+        most = self.limits.max_output(target.provider.name, target.model)
         most = self.default_output if most is None else most
         if target.provider.settings.dialect == "anthropic":
             most = min(most, DEFAULT_MAX_TOKENS)  # what the translation sends when none is set

@@ -45,12 +45,11 @@ def prompt_tokens(body: dict[str, Any]) -> int:
 def output_tokens(body: dict[str, Any], endpoint: str, default: int) -> int:
     if endpoint in ("embeddings", "count_tokens"):
         return 0
-    for field in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
-        value = body.get(field)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            n = body.get("n")
-            return value * (n if isinstance(n, int) and n > 0 else 1)
-    return default
+    found = output_field(body)
+    if found is None:
+        return default
+    n = body.get("n")
+    return found[1] * (n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1)
 
 
 # --- Budgets: the most a request can cost, not a guess ---------------------------------
@@ -104,15 +103,26 @@ def _positive_int(value: Any) -> int | None:
     return None
 
 
+# Where each dialect puts its output limit: chat ``max_completion_tokens`` (or the older
+# ``max_tokens``), completions and Anthropic messages ``max_tokens``, Responses
+# ``max_output_tokens``. The first one set counts, in this order.
+OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+
+
+def output_field(body: dict[str, Any]) -> tuple[str, int] | None:
+    """The field holding the request's output limit and its value, if it set one."""
+    for field in OUTPUT_FIELDS:
+        limit = _positive_int(body.get(field))
+        if limit is not None:
+            return field, limit
+    return None
+
+
 def output_limit(body: dict[str, Any], endpoint: str) -> OutputLimit:
-    """The output limit a request set (OpenAI ``max_completion_tokens``/``max_tokens``,
-    Anthropic ``max_tokens``, Responses ``max_output_tokens``) and how many completions
+    """The output limit a request set (see :data:`OUTPUT_FIELDS`) and how many completions
     it asks for (``n``, ``best_of``)."""
     if endpoint in ("embeddings", "count_tokens"):
         return OutputLimit(0)
     choices = max(_positive_int(body.get("n")) or 1, _positive_int(body.get("best_of")) or 1)
-    for field in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
-        limit = _positive_int(body.get(field))
-        if limit is not None:
-            return OutputLimit(limit, choices)
-    return OutputLimit(None, choices)
+    found = output_field(body)
+    return OutputLimit(found[1] if found else None, choices)
