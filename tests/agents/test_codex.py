@@ -1,0 +1,76 @@
+"""Codex CLI (``codex exec``) through the gateway's Responses API, to every upstream kind.
+
+Codex reads ``$CODEX_HOME/config.toml``: a ``[model_providers.securellm]`` entry with the
+gateway's ``/v1`` URL, ``wire_api = "responses"`` (the only wire Codex speaks) and
+``env_key`` naming the variable that holds the virtual key. ``exec`` runs one task headless
+and prints the last message; ``--dangerously-bypass-approvals-and-sandbox`` runs its commands
+without approvals and outside its Landlock/seccomp sandbox, which this container does not
+give it (the test's temp working directory stands in for the sandbox).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support.agent_audit import assert_session_clean, request_records
+from support.agent_gateway import (
+    AgentGateway,
+    agent_gateway,
+    client_binary,
+    client_env,
+    local_gateway,
+    run_client,
+)
+from support.scripted.script import FINAL_MARKER, SENTINEL_FILE, SENTINEL_TEXT
+
+pytestmark = pytest.mark.agents
+PROMPT = f"Use the shell to write {SENTINEL_TEXT} into {SENTINEL_FILE}."
+
+
+def config_toml(gateway: AgentGateway) -> str:
+    return (
+        f'model = "{gateway.model}"\nmodel_provider = "securellm"\n'
+        "check_for_update_on_startup = false\n\n[analytics]\nenabled = false\n\n"
+        '[model_providers.securellm]\nname = "securellm gateway"\n'
+        f'base_url = "{gateway.openai_base}"\nenv_key = "SECURELLM_API_KEY"\n'
+        'wire_api = "responses"\n'
+    )
+
+
+def run_codex(gateway: AgentGateway, tmp_path: Path) -> tuple[str, Path]:
+    work = tmp_path / "work"
+    work.mkdir()
+    codex_home = tmp_path / "home" / ".codex"
+    codex_home.mkdir(parents=True)
+    (codex_home / "config.toml").write_text(config_toml(gateway))
+    env = client_env(tmp_path / "home", SECURELLM_API_KEY=gateway.key, CODEX_HOME=str(codex_home))
+    codex = client_binary("npm", "node_modules", ".bin", "codex")
+    argv = [str(codex), "exec", "--skip-git-repo-check",
+            "--dangerously-bypass-approvals-and-sandbox", PROMPT]  # fmt: skip
+    done = run_client(argv, work, env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout, work
+
+
+@pytest.mark.parametrize("kind", ["openai", "openai-compatible", "deepseek", "anthropic"])
+def test_codex_runs_its_shell_tool_over_the_responses_api(tmp_path: Path, kind: str) -> None:
+    with agent_gateway(tmp_path, kind) as gateway:
+        output, work = run_codex(gateway, tmp_path)
+        assert FINAL_MARKER in output
+        assert (work / SENTINEL_FILE).read_text() == SENTINEL_TEXT
+        assert {r.dialect for r in gateway.upstream.generations} == {
+            "responses" if kind == "openai" else "messages" if kind == "anthropic" else "chat"
+        }
+        assert_session_clean(gateway, kind)
+
+
+@pytest.mark.llama
+def test_codex_finishes_on_the_local_model_without_a_4xx(tmp_path: Path, llama_url: str) -> None:
+    # A 270M model cannot be trusted to call tools: only the run and the statuses are checked.
+    with local_gateway(tmp_path, llama_url) as gateway:
+        run_codex(gateway, tmp_path)
+        records = request_records(gateway)
+        assert records != []
+        assert [(r["status"], r["error"]) for r in records if r["status"] >= 400] == []
