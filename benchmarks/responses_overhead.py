@@ -33,7 +33,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    header = ("path", "p50 ms (1 conn)", "p99 ms (1 conn)", "req/s (32 conns)", "non-2xx")
+    header: tuple[str, ...] = (
+        "path",
+        "p50 ms (1 conn)",
+        "p99 ms (1 conn)",
+        "req/s (32 conns)",
+        "non-2xx",
+    )
     rows = [header]
     with fixed_upstream() as upstream, tempfile.TemporaryDirectory() as tmp:
         direct = f"{upstream}/chat/completions"

@@ -76,10 +76,8 @@ def test_a_tool_result_is_sent_as_a_tool_result_block(
     calls = [item.model_dump() for item in first.output if item.type == "function_call"]
     outputs = [{"type": "function_call_output", "call_id": c["call_id"], "output": "sunny"}
                for c in calls]  # fmt: skip
-    client.responses.create(
-        model="claude/claude-echo", input=[*calls, *outputs], previous_response_id=None,
-        tools=[WEATHER],
-    )  # fmt: skip
+    items: Any = [*calls, *outputs]
+    client.responses.create(model="claude/claude-echo", input=items, tools=[WEATHER])
     messages = fake[1].requests[-1].body["messages"]
     assert [block["type"] for block in messages[0]["content"]] == ["tool_use"] * len(calls)
     results = messages[1]["content"]

@@ -63,14 +63,15 @@ def test_instructions_become_the_system_message(
 
 
 def test_options_are_translated_to_chat_fields(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
-    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    schema: Any = {"type": "object", "properties": {"a": {"type": "string"}}}
+    text: Any = {"format": {"type": "json_schema", "name": "answer", "schema": schema}}
     client.responses.create(
         model="fake/echo",
         input="hi",
         max_output_tokens=64,
         temperature=0.2,
         top_p=0.9,
-        text={"format": {"type": "json_schema", "name": "answer", "schema": schema}},
+        text=text,
         reasoning={"effort": "low"},
     )
     sent = upstream.requests[-1].body
@@ -157,9 +158,10 @@ def test_a_tool_round_trip_sends_the_call_and_its_output(
     first = client.responses.create(model="fake/tools", input="weather?", tools=[WEATHER])
     call = next(item for item in first.output if item.type == "function_call")
     result = {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}
+    items: Any = [{"role": "user", "content": "weather?"}, call.model_dump(), result]
     second = client.responses.create(
         model="fake/echo",
-        input=[{"role": "user", "content": "weather?"}, call.model_dump(), result],
+        input=items,
         tools=[WEATHER],
     )
     messages = upstream.requests[-1].body["messages"]

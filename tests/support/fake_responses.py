@@ -114,7 +114,8 @@ def _response(body: dict[str, Any], status: str, output: list[Any]) -> dict[str,
 def _sse(sequence: list[int], payload: dict[str, Any]) -> bytes:
     payload = {**payload, "sequence_number": sequence[0]}
     sequence[0] += 1
-    return b"event: " + payload["type"].encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+    kind: str = payload["type"]
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
 async def _events(body: dict[str, Any]) -> AsyncIterator[bytes]:
