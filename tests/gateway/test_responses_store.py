@@ -154,6 +154,16 @@ async def test_too_large_response_is_not_stored_and_continuing_it_says_why(
         await store.context("key_a", "resp_big")
 
 
+async def test_continuing_past_a_turn_too_large_to_store_names_that_turn(
+    store: SqlResponseStore,
+) -> None:
+    big = {"id": "resp_big", "output": [{"type": "message", "content": "x" * 5000}]}
+    await store.save("key_a", big, [], None)
+    await store.save("key_a", {"id": "resp_next", "output": []}, [], "resp_big")
+    with pytest.raises(ResponseNotFound, match="earlier turn resp_big was too large"):
+        await store.context("key_a", "resp_next")
+
+
 @pytest.mark.parametrize("bad_id", ["", "x" * 129, "resp_\x00nul", "resp\nline"])
 async def test_ids_no_row_can_have_are_unknown_not_errors(
     store: SqlResponseStore, bad_id: str

@@ -156,7 +156,8 @@ class SqlResponseStore:
         items: list[JSON] = []
         for row in rows:
             if row.body is None or row.input_items is None:
-                why = f"it was too large to store ({row.size} bytes)"
+                whose = "it" if row.id == response_id else f"its earlier turn {row.id}"
+                why = f"{whose} was too large to store ({row.size} bytes)"
                 raise ResponseNotFound(response_id, why=why)
             items.extend(orjson.loads(row.input_items))
             items.extend(orjson.loads(row.body).get("output") or [])
