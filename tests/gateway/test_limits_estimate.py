@@ -62,3 +62,14 @@ def test_output_limit_multiplies_by_the_completions_asked_for() -> None:
 
 def test_embeddings_write_no_output() -> None:
     assert output_limit({"input": "x"}, "embeddings") == OutputLimit(0)
+
+
+def test_responses_instructions_and_input_count_as_prompt() -> None:
+    bare = {"model": "m", "input": "hi"}
+    instructed = {**bare, "instructions": "x" * 400}
+    assert prompt_token_bound(instructed) == prompt_token_bound(bare) + 400
+    assert estimate.prompt_tokens(instructed) == estimate.prompt_tokens(bare) + 100
+
+
+def test_responses_output_limit_is_max_output_tokens() -> None:
+    assert output_limit({"max_output_tokens": 64}, "responses") == OutputLimit(64)

@@ -36,7 +36,7 @@ def prompt_tokens(body: dict[str, Any]) -> int:
     if isinstance(messages, list):
         count = len(messages)
         chars += sum(_text_chars(m.get("content")) for m in messages if isinstance(m, dict))
-    for field in ("system", "prompt", "input", "tools"):
+    for field in ("system", "instructions", "prompt", "input", "tools"):
         if field in body:
             chars += _text_chars(body[field])
     return -(-chars // CHARS_PER_TOKEN) + PER_MESSAGE * count + 1
@@ -56,7 +56,8 @@ def output_tokens(body: dict[str, Any], endpoint: str, default: int) -> int:
 
 # Fields whose text the upstream turns into prompt tokens.
 PROMPT_FIELDS = (
-    "system", "messages", "prompt", "suffix", "input", "tools", "functions", "response_format"
+    "system", "instructions", "messages", "prompt", "suffix", "input", "tools", "functions",
+    "response_format", "text",
 )  # fmt: skip
 MEDIA_TYPES = frozenset({"image_url", "image", "input_image", "input_audio"})
 MEDIA_TOKENS = 1_600  # per image or audio part: billed by its size, not by its bytes
