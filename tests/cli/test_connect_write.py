@@ -51,7 +51,7 @@ def backups(path: Path) -> list[Path]:
 
 
 def agent_binary(name: str) -> Path:
-    path = AGENTS_BIN / name
+    path = AGENTS_BIN / name if name != "aider" else AGENTS_BIN.parents[2] / "aider/bin/aider"
     if not path.exists():
         missing(f"{name} from .ci/agents.sh ({path})")
     return path
@@ -175,3 +175,13 @@ def test_claude_code_starts_the_written_mcp_server(app: typer.Typer, tmp_path: P
     )  # fmt: skip
     assert "Scope: User config" in done.stdout
     assert "Status: ✔ Connected" in done.stdout
+
+
+def test_aider_reads_the_written_config(app: typer.Typer, tmp_path: Path) -> None:
+    aider = agent_binary("aider")
+    run(app, tmp_path, "aider", "--write", "--model", "ds/deepseek-chat")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "OPENAI_API_KEY": "sk-virtual"}
+    argv = [str(aider), "--exit", "--verbose", "--no-git", "--no-show-release-notes"]
+    done = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert "Model: openai/ds/deepseek-chat" in done.stdout
+    assert "openai_api_base: http://127.0.0.1:8100/v1" in done.stdout

@@ -117,10 +117,9 @@ def _write(setup: object) -> None:
             fail(str(exc), 2)
         saved = f" (was saved to {backup})" if backup else ""
         out_console.print(f"wrote {file.path}{saved}", highlight=False, soft_wrap=True)
-    for name, value in setup.env.items():
-        if value.startswith("$") or value.startswith("<"):
-            continue
-        out_console.print(f"set in your shell: export {name}={shlex.quote(value)}")
+    if setup.env:
+        names = ", ".join(setup.env)
+        out_console.print(f"or set in the environment: {names}", soft_wrap=True)
     for argv in setup.commands:
         out_console.print("run yourself: " + " ".join(argv), highlight=False, soft_wrap=True)
 
