@@ -4,8 +4,11 @@ replaying its wire format): relayed natively, with the gateway keeping the state
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import openai
+import orjson
 import pytest
 
 from securellm.gateway.app import create_app
@@ -22,13 +25,16 @@ def fake() -> Iterator[tuple[str, FakeResponses]]:
 
 
 @pytest.fixture(scope="module")
-def client(
-    tmp_path_factory: pytest.TempPathFactory, fake: tuple[str, FakeResponses]
-) -> Iterator[openai.OpenAI]:
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gw")
+
+
+@pytest.fixture(scope="module")
+def client(root: Path, fake: tuple[str, FakeResponses]) -> Iterator[openai.OpenAI]:
     url, _ = fake
     provider = {"name": "oa", "kind": "openai", "base_url": url, "api_key": UPSTREAM_KEY,
                 "models": ["echo", "tools", "cut"], "retry": {"attempts": 1}}  # fmt: skip
-    settings = make_settings(tmp_path_factory.mktemp("gw"), [provider])
+    settings = make_settings(root, [provider])
     with serve_app(create_app(settings)) as base:
         yield openai.OpenAI(base_url=f"{base}/v1", api_key=MASTER, max_retries=0)
 
@@ -76,3 +82,23 @@ def test_a_stream_cut_short_ends_with_response_failed(client: openai.OpenAI) -> 
     assert events[-1].sequence_number == len(events) - 1
     assert events[-1].response.error is not None
     assert "ended the stream" in events[-1].response.error.message
+
+
+def _audit_record(root: Path, request_id: str) -> dict[str, Any]:
+    found = [
+        orjson.loads(line)
+        for path in (root / "log" / "audit").glob("audit-*.jsonl")
+        for line in path.read_bytes().splitlines()
+        if request_id.encode() in line
+    ]
+    assert len(found) == 1
+    record: dict[str, Any] = found[0]
+    return record
+
+
+def test_a_stream_cut_short_is_audited_as_incomplete(client: openai.OpenAI, root: Path) -> None:
+    raw = client.responses.with_raw_response.create(model="oa/cut", input="a b", stream=True)
+    list(raw.parse())
+    record = _audit_record(root, raw.headers["x-request-id"])
+    assert record["outcome"] == "incomplete"
+    assert record["endpoint"] == "responses"
