@@ -3,7 +3,7 @@
 llama-cpp-python's server reports no context size anywhere (its ``/v1/models`` entries hold
 an id and an owner only), so a client cannot know how much a request may ask for. This
 route answers what ``llama-server`` answers there: ``default_generation_settings.n_ctx``,
-the context the model was loaded with, beside the model's alias and its training context.
+the context the model was loaded with, beside the model's alias.
 It reads the loaded model without taking the server's request lock (taking it would cancel
 a stream in progress).
 """
@@ -21,7 +21,6 @@ def props(proxy: Any) -> dict[str, Any]:
     return {
         "default_generation_settings": {"n_ctx": int(model.n_ctx())},
         "model_alias": getattr(proxy, "_current_model_alias", None),
-        "n_ctx_train": int(model.n_ctx_train()),
         "total_slots": 1,
     }
 
