@@ -27,6 +27,7 @@ from support.agent_gateway import (
 from support.scripted.script import FINAL_MARKER, SENTINEL_FILE, SENTINEL_TEXT
 
 pytestmark = pytest.mark.agents
+LOCAL_FIT = ("--system-prompt", "You are a helpful assistant.", "--tools", "")
 PROMPT = f"Use the Bash tool to write {SENTINEL_TEXT} into {SENTINEL_FILE}."
 
 
@@ -80,8 +81,10 @@ def test_claude_code_finishes_on_the_local_model_without_a_4xx(
     tmp_path: Path, llama_url: str
 ) -> None:
     # A 270M model cannot be trusted to call tools: only the run and the statuses are checked.
+    # The test server's context is 2048 tokens: Claude Code's own system prompt and tool
+    # schemas (about 19k tokens) are replaced by a short prompt and no tools.
     with local_gateway(tmp_path, llama_url) as gateway:
-        run_claude(gateway, tmp_path, "--max-turns", "2")
+        run_claude(gateway, tmp_path, "--max-turns", "2", *LOCAL_FIT)
         records = request_records(gateway)
         assert records != []
         assert [(r["status"], r["error"]) for r in records if r["status"] >= 400] == []
