@@ -177,4 +177,5 @@ def assert_no_4xx(gateway: AgentGateway) -> None:
 
 def assert_one_record_per_upstream_request(gateway: AgentGateway) -> None:
     """Each completion the upstream served has exactly one audit record, and no more."""
+    assert gateway.upstream.generations != []
     assert len(gateway.generation_records()) == len(gateway.upstream.generations)
