@@ -61,7 +61,6 @@ class RequestContext:
     response_headers: dict[str, str] = field(default_factory=dict)
     forward_headers: dict[str, str] = field(default_factory=dict)
     server_tools: Literal["drop", "refuse"] = "drop"
-    server_tools: Literal["drop", "refuse"] = "drop"
     reservation: Any = None
 
     @property
