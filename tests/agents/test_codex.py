@@ -10,6 +10,7 @@ give it (the test's temp working directory stands in for the sandbox).
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,9 @@ def config_toml(gateway: AgentGateway, instructions: Path | None = None) -> str:
     )
 
 
-def run_codex(gateway: AgentGateway, tmp_path: Path, short: bool = False) -> tuple[str, Path]:
+def run_codex(
+    gateway: AgentGateway, tmp_path: Path, short: bool = False, prompt: str = PROMPT
+) -> subprocess.CompletedProcess[str]:
     work = tmp_path / "work"
     work.mkdir()
     codex_home = tmp_path / "home" / ".codex"
@@ -53,17 +56,17 @@ def run_codex(gateway: AgentGateway, tmp_path: Path, short: bool = False) -> tup
     env = client_env(tmp_path / "home", SECURELLM_API_KEY=gateway.key, CODEX_HOME=str(codex_home))
     codex = client_binary("npm", "node_modules", ".bin", "codex")
     argv = [str(codex), "exec", "--skip-git-repo-check",
-            "--dangerously-bypass-approvals-and-sandbox", PROMPT]  # fmt: skip
-    done = run_client(argv, work, env)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout, work
+            "--dangerously-bypass-approvals-and-sandbox", prompt]  # fmt: skip
+    return run_client(argv, work, env)
 
 
 @pytest.mark.parametrize("kind", ["openai", "openai-compatible", "deepseek", "anthropic"])
 def test_codex_runs_its_shell_tool_over_the_responses_api(tmp_path: Path, kind: str) -> None:
     with agent_gateway(tmp_path, kind) as gateway:
-        output, work = run_codex(gateway, tmp_path)
-        assert FINAL_MARKER in output
+        done = run_codex(gateway, tmp_path)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert FINAL_MARKER in done.stdout
+        work = tmp_path / "work"
         assert (work / SENTINEL_FILE).read_text() == SENTINEL_TEXT
         assert {r.dialect for r in gateway.upstream.generations} == {
             "responses" if kind == "openai" else "messages" if kind == "anthropic" else "chat"
@@ -75,8 +78,13 @@ def test_codex_runs_its_shell_tool_over_the_responses_api(tmp_path: Path, kind: 
 def test_codex_finishes_on_the_local_model_without_a_4xx(tmp_path: Path, llama_url: str) -> None:
     # A 270M model cannot be trusted to call tools: only the run and the statuses are checked.
     # The test server's context is 2048 tokens: Codex's own instructions are replaced by one line.
+    # The model may also ramble until the output limit: Codex then ends with its own
+    # "Incomplete response returned, reason: max_output_tokens" (exit 1), which is the
+    # model's length, not a gateway error; any other failure fails the test.
     with local_gateway(tmp_path, llama_url) as gateway:
-        run_codex(gateway, tmp_path, short=True)
+        done = run_codex(gateway, tmp_path, short=True, prompt="Reply with the word OK.")
+        ran_out = "Incomplete response returned, reason: max_output_tokens" in done.stderr
+        assert done.returncode == 0 or ran_out, done.stdout[-3000:] + done.stderr[-3000:]
         records = request_records(gateway)
         assert records != []
         assert [(r["status"], r["error"]) for r in records if r["status"] >= 400] == []
