@@ -19,6 +19,7 @@ from support.agent_gateway import (
     client_binary,
     client_env,
     local_gateway,
+    logged_errors,
     run_client,
 )
 from support.scripted.script import FINAL_MARKER, SENTINEL_TEXT, Reply, Turn
@@ -57,30 +58,37 @@ def run_aider(gateway: AgentGateway, tmp_path: Path, dialect: str) -> tuple[str,
 
 
 @pytest.mark.parametrize("kind", ["openai-compatible", "deepseek", "openai"])
-def test_aider_openai_model_edits_the_file_through_the_gateway(tmp_path: Path, kind: str) -> None:
+def test_aider_openai_model_edits_the_file_through_the_gateway(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], kind: str
+) -> None:
     with agent_gateway(tmp_path, kind, aider_script) as gateway:
         output, work = run_aider(gateway, tmp_path, "openai")
         assert FINAL_MARKER in output
         assert (work / EDITED).read_text().strip() == SENTINEL_TEXT
         assert_no_4xx(gateway)
+        assert logged_errors(capfd.readouterr().out) == []
         assert_one_record_per_upstream_request(gateway)
 
 
-def test_aider_anthropic_model_edits_the_file_through_the_gateway(tmp_path: Path) -> None:
+def test_aider_anthropic_model_edits_the_file_through_the_gateway(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     with agent_gateway(tmp_path, "anthropic", aider_script) as gateway:
         output, work = run_aider(gateway, tmp_path, "anthropic")
         assert FINAL_MARKER in output
         assert (work / EDITED).read_text().strip() == SENTINEL_TEXT
         assert_no_4xx(gateway)
+        assert logged_errors(capfd.readouterr().out) == []
         assert_one_record_per_upstream_request(gateway)
 
 
 @pytest.mark.llama
 def test_aider_finishes_a_task_on_the_local_model_without_a_4xx(
-    tmp_path: Path, llama_url: str
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], llama_url: str
 ) -> None:
     # A 270M model cannot be trusted to follow the edit format: the run and statuses only.
     with local_gateway(tmp_path, llama_url) as gateway:
         run_aider(gateway, tmp_path, "openai")
         assert gateway.audit() != []
         assert_no_4xx(gateway)
+        assert logged_errors(capfd.readouterr().out) == []

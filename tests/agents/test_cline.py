@@ -24,6 +24,7 @@ from support.agent_gateway import (
     client_binary,
     client_env,
     local_gateway,
+    logged_errors,
     run_client,
 )
 from support.scripted.script import (
@@ -76,38 +77,40 @@ def run_cline(gateway: AgentGateway, tmp_path: Path, provider: str, base: str) -
     return done.stdout
 
 
-def assert_task_done(gateway: AgentGateway, output: str, work: Path) -> None:
+def assert_task_done(gateway: AgentGateway, output: str, work: Path, stdout: str) -> None:
     assert FINAL_MARKER in output
     assert (work / SENTINEL_FILE).read_text() == SENTINEL_TEXT
     assert_no_4xx(gateway)
+    assert logged_errors(stdout) == []
     assert_one_record_per_upstream_request(gateway)
 
 
 @pytest.mark.parametrize("kind", ["openai-compatible", "deepseek", "openai"])
 def test_cline_openai_compatible_provider_runs_its_shell_tool_through_the_gateway(
-    tmp_path: Path, kind: str
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], kind: str
 ) -> None:
     with agent_gateway(tmp_path, kind, cline_script) as gateway:
         output = run_cline(gateway, tmp_path, "openai-compatible", gateway.openai_base)
-        assert_task_done(gateway, output, tmp_path / "work")
+        assert_task_done(gateway, output, tmp_path / "work", capfd.readouterr().out)
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "deepseek", "openai-compatible"])
 def test_cline_anthropic_provider_runs_its_shell_tool_through_the_gateway(
-    tmp_path: Path, kind: str
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], kind: str
 ) -> None:
     with agent_gateway(tmp_path, kind, cline_script) as gateway:
         # The AI SDK Anthropic provider appends ``/messages`` to its base URL: it takes ``/v1``.
         output = run_cline(gateway, tmp_path, "anthropic", gateway.openai_base)
-        assert_task_done(gateway, output, tmp_path / "work")
+        assert_task_done(gateway, output, tmp_path / "work", capfd.readouterr().out)
 
 
 @pytest.mark.llama
 def test_cline_finishes_a_task_on_the_local_model_without_a_4xx(
-    tmp_path: Path, llama_url: str
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], llama_url: str
 ) -> None:
     # A 270M model cannot be trusted to call tools: only the run and the statuses are checked.
     with local_gateway(tmp_path, llama_url) as gateway:
         run_cline(gateway, tmp_path, "openai-compatible", gateway.openai_base)
         assert gateway.audit() != []
         assert_no_4xx(gateway)
+        assert logged_errors(capfd.readouterr().out) == []

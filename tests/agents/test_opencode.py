@@ -19,6 +19,7 @@ from support.agent_gateway import (
     client_binary,
     client_env,
     local_gateway,
+    logged_errors,
     run_client,
 )
 from support.scripted.script import FINAL_MARKER, SENTINEL_FILE, SENTINEL_TEXT
@@ -65,33 +66,37 @@ def run_opencode(gateway: AgentGateway, tmp_path: Path, dialect: str) -> tuple[s
 
 @pytest.mark.parametrize("kind", ["openai-compatible", "deepseek", "openai"])
 def test_opencode_openai_compatible_provider_runs_its_bash_tool_through_the_gateway(
-    tmp_path: Path, kind: str
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], kind: str
 ) -> None:
     with agent_gateway(tmp_path, kind) as gateway:
         output, work = run_opencode(gateway, tmp_path, "openai")
         assert FINAL_MARKER in output
         assert (work / SENTINEL_FILE).read_text() == SENTINEL_TEXT
         assert_no_4xx(gateway)
+        assert logged_errors(capfd.readouterr().out) == []
         assert_one_record_per_upstream_request(gateway)
 
 
 def test_opencode_anthropic_provider_runs_its_bash_tool_through_the_gateway(
     tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     with agent_gateway(tmp_path, "anthropic") as gateway:
         output, work = run_opencode(gateway, tmp_path, "anthropic")
         assert FINAL_MARKER in output
         assert (work / SENTINEL_FILE).read_text() == SENTINEL_TEXT
         assert_no_4xx(gateway)
+        assert logged_errors(capfd.readouterr().out) == []
         assert_one_record_per_upstream_request(gateway)
 
 
 @pytest.mark.llama
 def test_opencode_finishes_a_task_on_the_local_model_without_a_4xx(
-    tmp_path: Path, llama_url: str
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], llama_url: str
 ) -> None:
     # A 270M model cannot be trusted to call tools: only the run and the statuses are checked.
     with local_gateway(tmp_path, llama_url) as gateway:
         run_opencode(gateway, tmp_path, "openai")
         assert gateway.audit() != []
         assert_no_4xx(gateway)
+        assert logged_errors(capfd.readouterr().out) == []

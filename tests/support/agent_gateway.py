@@ -179,3 +179,19 @@ def assert_one_record_per_upstream_request(gateway: AgentGateway) -> None:
     """Each completion the upstream served has exactly one audit record, and no more."""
     assert gateway.upstream.generations != []
     assert len(gateway.generation_records()) == len(gateway.upstream.generations)
+
+
+def logged_errors(stdout: str) -> list[tuple[int, str]]:
+    """``(status, path)`` of every request the gateway's request log shows at 400 or above.
+
+    The audit trail holds the requests the pipeline served; the request log (one JSON line
+    per request on stdout) also has the ones refused before dispatch and unknown routes.
+    """
+    found = []
+    for line in stdout.splitlines():
+        if '"securellm.access"' not in line:
+            continue
+        entry = orjson.loads(line)
+        if entry.get("status", 0) >= 400:
+            found.append((entry["status"], f"{entry.get('path')}: {entry.get('error')}"))
+    return found
