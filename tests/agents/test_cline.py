@@ -12,6 +12,8 @@ server tools (``web_search_*``) that a non-Anthropic upstream lacks; the gateway
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -66,13 +68,30 @@ def write_provider(home: Path, provider: str, gateway: AgentGateway, base: str) 
     path.write_text(json.dumps(document))
 
 
+def stop_hub(tmp_path: Path) -> None:
+    """Stop the hub daemon a run left behind, if this test's run started it (its --cwd)."""
+    record = tmp_path / "home" / ".cline" / "data" / "locks" / "hub" / "production.json"
+    if not record.is_file():
+        return
+    pid = int(json.loads(record.read_text()).get("pid", 0))
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return
+    if b"--cline-hub-daemon" in cmdline and str(tmp_path).encode() in cmdline:
+        os.kill(pid, signal.SIGTERM)
+
+
 def run_cline(gateway: AgentGateway, tmp_path: Path, provider: str, base: str) -> str:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     env = client_env(tmp_path / "home", **QUIET)
     write_provider(tmp_path / "home", provider, gateway, base)
     cline = str(client_binary("npm", "node_modules", ".bin", "cline"))
-    done = run_client([cline, "--json", "-t", "180", PROMPT], work, env)
+    try:
+        done = run_client([cline, "--json", "-t", "180", PROMPT], work, env)
+    finally:
+        stop_hub(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 

