@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install --quiet --upgrade pip wheel
 	@echo ">> installing securellm and its dependencies into $(VENV)"
 	@echo ">> the first time, llama-cpp-python compiles llama.cpp (5-10 min on 2 cores); later runs reuse it"
-	@CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --progress-bar on -e '.[dev,local]' 2>&1 \
+	@CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --progress-bar on -e '.[dev,local,tokens]' 2>&1 \
 		| grep -v -e 'is ignored: it is neither' -e '^  Downloading' -e '^Processing ' || true
 	@$(BIN)/python -c 'import llama_cpp, securellm' || (echo "installation failed" >&2; exit 1)
 	@touch $(STAMP)

@@ -54,6 +54,9 @@ python3Packages.buildPythonApplication {
       mcp
       tree-sitter
       tree-sitter-grammars.tree-sitter-nix
+      tiktoken
+      tomlkit
+      pyyaml
     ]
     ++ uvicorn.optional-dependencies.standard
     ++ sqlalchemy.optional-dependencies.asyncio;
