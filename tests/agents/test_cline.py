@@ -11,9 +11,11 @@ server tools (``web_search_*``) that a non-Anthropic upstream lacks; the gateway
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,12 @@ def stop_hub(tmp_path: Path) -> None:
         return
     if b"--cline-hub-daemon" in cmdline and str(tmp_path).encode() in cmdline:
         os.kill(pid, signal.SIGTERM)
+        for _ in range(100):  # it holds a fixed port the next test's run would reuse
+            if not Path(f"/proc/{pid}").exists():
+                return
+            time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def run_cline(gateway: AgentGateway, tmp_path: Path, provider: str, base: str) -> str:
