@@ -305,7 +305,12 @@ async def test_a_client_gone_mid_stream_is_settled_when_the_response_ends() -> N
 
 @pytest.fixture
 def llama_gateway(gateway_for: GatewayFactory, llama_url: str) -> Iterator[str]:
-    with gateway_for([{"name": "local", "kind": "llamacpp", "base_url": llama_url}]) as base:
+    """The real local model, with the gateway told its context is far larger than it is, so
+    the prompt reaches the server and the server ends the stream (a limit the gateway does not
+    know, as with a server that reports none)."""
+    wrong_limit = {"model_context": {"local/*": {"context": 1_000_000}}}
+    provider = {"name": "local", "kind": "llamacpp", "base_url": llama_url}
+    with gateway_for([provider], gateway=wrong_limit) as base:
         yield base
 
 
