@@ -10,12 +10,12 @@ the stream with Anthropic's ``error`` event and sets ``failure``; a stream cut s
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from securellm.core.errors import UpstreamError
-from securellm.providers.base import JSON, Call, UpstreamResponse
+from securellm.providers.base import JSON, Call, UpstreamResponse, Usage
 from securellm.providers.http import event_data
 from securellm.providers.translate.from_anthropic import completion_to_message, messages_to_chat
 from securellm.providers.translate.server_tools import dropped_headers, without_server_tools
@@ -46,14 +46,32 @@ async def messages_via_chat(chat: ChatCall, call: Call, provider: str) -> Upstre
         message = completion_to_message(completion, call.model)
         return UpstreamResponse(body=orjson.dumps(message), usage=inner.usage, headers=headers)
     result = UpstreamResponse(media_type="text/event-stream", headers=headers)
-    result.stream = _translate(inner, result, OpenAIToAnthropicStream(call.model))
+    result.stream = translate_chunks(inner, result, OpenAIToAnthropicStream(call.model))
     return result
 
 
-async def _translate(
-    inner: UpstreamResponse, result: UpstreamResponse, translator: OpenAIToAnthropicStream
+class ChunkTranslator(Protocol):
+    """A translator of OpenAI chat chunks into another dialect's stream events."""
+
+    usage: Usage
+    complete: bool
+    failure: str | None
+
+    @property
+    def failed(self) -> bool: ...
+
+    def start(self) -> list[bytes]: ...
+
+    def feed(self, chunk: Any) -> list[bytes]: ...
+
+    def finish(self) -> list[bytes]: ...
+
+
+async def translate_chunks(
+    inner: UpstreamResponse, result: UpstreamResponse, translator: ChunkTranslator
 ) -> AsyncIterator[bytes]:
-    """Inner OpenAI chunks out as Anthropic events; an error or unreadable chunk ends it."""
+    """Inner OpenAI chunks out as the translator's events; an error or unreadable chunk ends
+    it (the translator's failure event), a stream without ``[DONE]`` is left incomplete."""
     assert inner.stream is not None
     done = False
     try:
@@ -69,7 +87,7 @@ async def _translate(
             if translator.failed:
                 break
         if done and not translator.failed:
-            # The message closes only now: an upstream that sent no usage has had it
+            # The reply closes only now: an upstream that sent no usage has had it
             # estimated by the time its stream is exhausted.
             if not translator.usage.total_tokens:
                 translator.usage = inner.usage

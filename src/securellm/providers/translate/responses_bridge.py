@@ -9,13 +9,13 @@ one ends the stream with ``response.failed`` and sets ``failure``; a stream cut 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import orjson
 
 from securellm.core.errors import UpstreamError
 from securellm.providers.base import Call, UpstreamResponse
-from securellm.providers.http import event_data
+from securellm.providers.translate.bridge import translate_chunks
 from securellm.providers.translate.common import loads_or_none
 from securellm.providers.translate.responses_reply import completion_to_response, new_item_id
 from securellm.providers.translate.responses_request import responses_to_chat
@@ -51,40 +51,5 @@ async def responses_via_chat(
     result = UpstreamResponse(
         media_type="text/event-stream", headers=headers, closer=translator.closer
     )
-    result.stream = _translate(inner, result, translator)
+    result.stream = translate_chunks(inner, result, translator)
     return result
-
-
-async def _translate(
-    inner: UpstreamResponse, result: UpstreamResponse, translator: ChatToResponsesStream
-) -> AsyncIterator[bytes]:
-    """Inner chat chunks out as Responses events; an error or unreadable chunk ends it."""
-    assert inner.stream is not None
-    done = False
-    try:
-        for event in translator.start():
-            yield event
-        async for raw in inner.stream:
-            data = event_data(raw.rstrip(b"\n"))
-            if data == b"[DONE]":
-                done = True
-            elif data is not None:
-                parsed = loads_or_none(data)
-                if parsed is None:
-                    parsed = {"error": {"message": "the upstream sent an invalid stream event"}}
-                for event in translator.feed(parsed):
-                    yield event
-            if translator.failed:
-                break
-        if done and not translator.failed:
-            # The response closes only now: an upstream that sent no usage has had it
-            # estimated by the time its stream is exhausted.
-            if not translator.usage.total_tokens:
-                translator.usage = inner.usage
-            for event in translator.finish():
-                yield event
-    finally:
-        await inner.stream.aclose()  # type: ignore[attr-defined]
-        result.usage = inner.usage if inner.usage.total_tokens else translator.usage
-        result.complete = translator.complete and inner.complete
-        result.failure = translator.failure
