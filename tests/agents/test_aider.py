@@ -15,7 +15,7 @@ from support.agent_gateway import (
     AgentGateway,
     agent_gateway,
     assert_no_4xx,
-    assert_one_record_per_upstream_request,
+    assert_task_done,
     client_binary,
     client_env,
     local_gateway,
@@ -63,11 +63,7 @@ def test_aider_openai_model_edits_the_file_through_the_gateway(
 ) -> None:
     with agent_gateway(tmp_path, kind, aider_script) as gateway:
         output, work = run_aider(gateway, tmp_path, "openai")
-        assert FINAL_MARKER in output
-        assert (work / EDITED).read_text().strip() == SENTINEL_TEXT
-        assert_no_4xx(gateway)
-        assert logged_errors(capfd.readouterr().out) == []
-        assert_one_record_per_upstream_request(gateway)
+        assert_task_done(gateway, output, work, capfd.readouterr().out, EDITED)
 
 
 def test_aider_anthropic_model_edits_the_file_through_the_gateway(
@@ -75,11 +71,7 @@ def test_aider_anthropic_model_edits_the_file_through_the_gateway(
 ) -> None:
     with agent_gateway(tmp_path, "anthropic", aider_script) as gateway:
         output, work = run_aider(gateway, tmp_path, "anthropic")
-        assert FINAL_MARKER in output
-        assert (work / EDITED).read_text().strip() == SENTINEL_TEXT
-        assert_no_4xx(gateway)
-        assert logged_errors(capfd.readouterr().out) == []
-        assert_one_record_per_upstream_request(gateway)
+        assert_task_done(gateway, output, work, capfd.readouterr().out, EDITED)
 
 
 @pytest.mark.llama

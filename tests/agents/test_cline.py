@@ -24,7 +24,7 @@ from support.agent_gateway import (
     AgentGateway,
     agent_gateway,
     assert_no_4xx,
-    assert_one_record_per_upstream_request,
+    assert_task_done,
     client_binary,
     client_env,
     local_gateway,
@@ -33,7 +33,6 @@ from support.agent_gateway import (
 )
 from support.scripted.script import (
     COMMAND,
-    FINAL_MARKER,
     SENTINEL_FILE,
     SENTINEL_TEXT,
     Reply,
@@ -102,14 +101,6 @@ def run_cline(gateway: AgentGateway, tmp_path: Path, provider: str, base: str) -
         stop_hub(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
-
-
-def assert_task_done(gateway: AgentGateway, output: str, work: Path, stdout: str) -> None:
-    assert FINAL_MARKER in output
-    assert (work / SENTINEL_FILE).read_text() == SENTINEL_TEXT
-    assert_no_4xx(gateway)
-    assert logged_errors(stdout) == []
-    assert_one_record_per_upstream_request(gateway)
 
 
 @pytest.mark.parametrize("kind", ["openai-compatible", "deepseek", "openai"])

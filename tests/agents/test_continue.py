@@ -15,14 +15,14 @@ from support.agent_gateway import (
     AgentGateway,
     agent_gateway,
     assert_no_4xx,
-    assert_one_record_per_upstream_request,
+    assert_task_done,
     client_binary,
     client_env,
     local_gateway,
     logged_errors,
     run_client,
 )
-from support.scripted.script import FINAL_MARKER, SENTINEL_FILE, SENTINEL_TEXT
+from support.scripted.script import SENTINEL_FILE, SENTINEL_TEXT
 
 pytestmark = pytest.mark.agents
 PROMPT = f"Use a shell command to write {SENTINEL_TEXT} into {SENTINEL_FILE}."
@@ -56,11 +56,7 @@ def test_continue_openai_provider_runs_its_bash_tool_through_the_gateway(
 ) -> None:
     with agent_gateway(tmp_path, kind) as gateway:
         output, work = run_continue(gateway, tmp_path, "openai")
-        assert FINAL_MARKER in output
-        assert (work / SENTINEL_FILE).read_text() == SENTINEL_TEXT
-        assert_no_4xx(gateway)
-        assert logged_errors(capfd.readouterr().out) == []
-        assert_one_record_per_upstream_request(gateway)
+        assert_task_done(gateway, output, work, capfd.readouterr().out)
 
 
 def test_continue_anthropic_provider_runs_its_bash_tool_through_the_gateway(
@@ -69,11 +65,7 @@ def test_continue_anthropic_provider_runs_its_bash_tool_through_the_gateway(
 ) -> None:
     with agent_gateway(tmp_path, "anthropic") as gateway:
         output, work = run_continue(gateway, tmp_path, "anthropic")
-        assert FINAL_MARKER in output
-        assert (work / SENTINEL_FILE).read_text() == SENTINEL_TEXT
-        assert_no_4xx(gateway)
-        assert logged_errors(capfd.readouterr().out) == []
-        assert_one_record_per_upstream_request(gateway)
+        assert_task_done(gateway, output, work, capfd.readouterr().out)
 
 
 @pytest.mark.llama

@@ -24,7 +24,13 @@ from securellm.gateway.app import create_app
 from support.asgi_server import serve_app
 from support.gateway import MASTER, UPSTREAM_KEY, make_settings
 from support.require import missing
-from support.scripted.script import Script, default_script
+from support.scripted.script import (
+    FINAL_MARKER,
+    SENTINEL_FILE,
+    SENTINEL_TEXT,
+    Script,
+    default_script,
+)
 from support.scripted_upstream import MODELS, ScriptedUpstream, scripted_upstream
 
 # Provider kinds the clients reach, and the provider name models are addressed under.
@@ -195,3 +201,16 @@ def logged_errors(stdout: str) -> list[tuple[int, str]]:
         if entry.get("status", 0) >= 400:
             found.append((entry["status"], f"{entry.get('path')}: {entry.get('error')}"))
     return found
+
+
+def assert_task_done(
+    gateway: AgentGateway, output: str, work: Path, stdout: str, written: str = SENTINEL_FILE
+) -> None:
+    """The client finished (the final marker), its tool ran (``written`` in ``work`` holds the
+    sentinel text), no request got a 4xx in the audit trail or the request log (``stdout``),
+    and each completion the upstream served has exactly one audit record."""
+    assert FINAL_MARKER in output
+    assert (work / written).read_text().strip() == SENTINEL_TEXT
+    assert_no_4xx(gateway)
+    assert logged_errors(stdout) == []
+    assert_one_record_per_upstream_request(gateway)
