@@ -206,3 +206,36 @@ async def test_periodic_purge_runs_again_after_a_failed_one() -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert store.calls >= 3
+
+
+async def test_saves_made_at_once_are_all_readable_when_each_returns(
+    store: SqlResponseStore,
+) -> None:
+    async def save_then_read(n: int) -> JSON | None:
+        response, items = turn(n)
+        await store.save("key_a", response, items, None)
+        return await store.get("key_a", response["id"])
+
+    found = await asyncio.gather(*(save_then_read(n) for n in range(40)))
+    assert [r["id"] if r else None for r in found] == [turn(n)[0]["id"] for n in range(40)]
+
+
+async def test_the_same_id_saved_twice_at_once_keeps_the_later_save(
+    store: SqlResponseStore,
+) -> None:
+    first, items = turn(1)
+    later = {**first, "output": [{"type": "message", "role": "assistant", "content": []}]}
+    await asyncio.gather(
+        store.save("key_a", first, items, None), store.save("key_a", later, items, None)
+    )
+    assert await store.get("key_a", first["id"]) == later
+
+
+async def test_a_failed_write_fails_every_save_waiting_for_it(
+    store: SqlResponseStore,
+) -> None:
+    await store.engine.dispose()
+    store.engine = create_engine("sqlite+aiosqlite:////nonexistent/dir/x.db")
+    saves = [store.save("key_a", *turn(n), None) for n in range(3)]
+    results = await asyncio.gather(*saves, return_exceptions=True)
+    assert all(isinstance(r, Exception) for r in results)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import Integer, and_, delete, insert, literal, select
+from sqlalchemy import Integer, and_, bindparam, delete, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from securellm.core.errors import NotFound
@@ -89,6 +89,9 @@ class SqlResponseStore:
         self.retention_s = retention_days * DAY_S
         self.max_bytes = max_bytes
         self._clock = clock
+        # Group commit: rows saved while a transaction runs wait for the next one together.
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def save(
         self, key_id: str, response: JSON, input_items: list[JSON], previous_id: str | None
@@ -118,9 +121,34 @@ class SqlResponseStore:
             "body": body.decode() if stored else None,
             "input_items": items.decode() if stored else None,
         }
-        async with self.engine.begin() as conn:
-            await conn.execute(delete(responses).where(_mine(key_id, response_id)))
-            await conn.execute(insert(responses).values(**row))
+        await self._write(row)
+
+    async def _write(self, row: dict[str, Any]) -> None:
+        """Return once ``row`` is committed (read-your-writes for any worker after it)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_waiting())
+        await asyncio.shield(done)
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            rows = list({(r["key_id"], r["id"]): r for r, _ in batch}.values())  # last wins
+            try:
+                async with self.engine.begin() as conn:
+                    mine = _mine(bindparam("k"), bindparam("i"))
+                    ids = [{"k": r["key_id"], "i": r["id"]} for r in rows]
+                    await conn.execute(delete(responses).where(mine), ids)
+                    await conn.execute(insert(responses), rows)
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
     async def get(self, key_id: str, response_id: str) -> JSON | None:
         row = await self._row(key_id, response_id) if usable_id(response_id) else None
@@ -200,7 +228,7 @@ def usable_id(response_id: str) -> bool:
     return 0 < len(response_id) <= MAX_ID and response_id.isprintable()
 
 
-def _mine(key_id: str, response_id: str) -> Any:
+def _mine(key_id: Any, response_id: Any) -> Any:
     return and_(responses.c.key_id == key_id, responses.c.id == response_id)
 
 
