@@ -19,6 +19,7 @@ class Assignment:
     line: int
     priority: int = DEFAULT_PRIORITY
     conditional: bool = False
+    condition: str = ""  # the mkIf conditions around it, joined with " && "
 
     @property
     def dotted(self) -> str:

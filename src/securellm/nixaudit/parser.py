@@ -285,6 +285,7 @@ class _Walker:
 
     def __init__(self, out: NixFile) -> None:
         self.out = out
+        self.conditions: list[str] = []
 
     def value(self, node: Node, prefix: tuple[str, ...], prio: int, cond: bool, depth: int) -> None:
         node = _unwrap(node)
@@ -320,7 +321,9 @@ class _Walker:
     def call(self, node: Node, prefix: tuple[str, ...], prio: int, cond: bool, depth: int) -> None:
         name, args = _call_name(node)
         if name == "mkIf" and len(args) == 2:
+            self.conditions.append(" ".join(text_of(args[0]).split()))
             self.value(args[1], prefix, prio, True, depth)
+            self.conditions.pop()
         elif name == "mkMerge" and len(args) == 1 and _unwrap(args[0]).type == "list_expression":
             for element in _unwrap(args[0]).named_children:
                 self.value(element, prefix, prio, cond, depth)
@@ -364,6 +367,7 @@ class _Walker:
         if path[:1] == ("config",):
             path = path[1:]
         if path:
+            condition = " && ".join(self.conditions)
             self.out.assignments.append(
-                Assignment(self.out.file, path, text, kind, line, prio, cond)
+                Assignment(self.out.file, path, text, kind, line, prio, cond, condition)
             )

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pathspec
 
@@ -31,6 +32,7 @@ class Repository:
     symlinks: list[str] = field(default_factory=list)
     gitignore: pathspec.GitIgnoreSpec | None = None
     by_path: dict[tuple[str, ...], list[Assignment]] = field(default_factory=dict)
+    scopes: list[Any] | None = None  # scope.scopes() fills it on first use
 
     def definitions(self, *path: str) -> list[Assignment]:
         """Every definition of exactly ``path`` across files."""
@@ -53,17 +55,10 @@ class Repository:
         return [a for a in defs if a.priority == top]
 
     def co_evaluated(self, assignments: list[Assignment]) -> list[list[Assignment]]:
-        """Split definitions into the groups one host's evaluation can see together.
+        """Split definitions into the groups one entry point evaluates together (see scope)."""
+        from securellm.nixaudit import scope  # scope builds on Repository
 
-        A file under ``hosts/<name>/`` belongs to that host only; every other file may be
-        imported by any host. Definitions of different hosts never meet, so they are never
-        compared. Without host files the whole list is one group.
-        """
-        shared = [a for a in assignments if host_of(a.file) is None]
-        hosts = sorted({h for a in assignments if (h := host_of(a.file)) is not None})
-        if not hosts:
-            return [assignments]
-        return [shared + [a for a in assignments if host_of(a.file) == h] for h in hosts]
+        return scope.co_evaluated(self, assignments)
 
     def is_ignored(self, rel: str, *, is_dir: bool = False) -> bool:
         if self.gitignore is None:

@@ -11,25 +11,37 @@ AuditFiles = Callable[..., AuditReport]
 RULE = ["nix-settings-scattered"]
 
 
-def test_seed_reports_each_scattered_key(seed_report: AuditReport) -> None:
-    keys = {
-        f.message.split()[0] for f in seed_report.findings if f.rule_id == "nix-settings-scattered"
-    }
-    assert keys == {
-        "nix.settings.max-jobs",
-        "nix.settings.cores",
+def _keys(report: AuditReport, rule: str) -> set[str]:
+    return {f.message.split()[0] for f in report.findings if f.rule_id == rule}
+
+
+def test_seed_reports_each_scattered_key_that_does_not_conflict(seed_report: AuditReport) -> None:
+    assert _keys(seed_report, "nix-settings-scattered") == {
         "nix.settings.trusted-users",
         "nix.settings.auto-optimise-store",
+    }
+
+
+def test_seed_conflicting_keys_are_reported_once_by_duplicate_setting(
+    seed_report: AuditReport,
+) -> None:
+    conflicting = {
+        "nix.settings.max-jobs",
+        "nix.settings.cores",
         "nix.settings.connect-timeout",
         "nix.settings.stalled-download-timeout",
     }
+    assert conflicting <= _keys(seed_report, "duplicate-setting")
+    assert not conflicting & _keys(seed_report, "nix-settings-scattered")
 
 
 def test_seed_max_jobs_lists_all_three_modules(seed_report: AuditReport) -> None:
     finding = next(
-        f for f in seed_report.findings if f.message.startswith("nix.settings.max-jobs is set")
+        f
+        for f in seed_report.findings
+        if f.rule_id == "duplicate-setting" and f.message.startswith("nix.settings.max-jobs")
     )
-    assert "in 3 modules" in finding.message
+    assert finding.message.count("modules/") == 3
 
 
 def test_clean_repository_keeps_settings_in_one_module(clean_report: AuditReport) -> None:

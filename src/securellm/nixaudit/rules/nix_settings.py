@@ -9,6 +9,7 @@ from securellm.nixaudit.model import Finding, Severity
 from securellm.nixaudit.nixfile import Assignment
 from securellm.nixaudit.repo import Repository
 from securellm.nixaudit.rule import Rule, files_of, listing
+from securellm.nixaudit.rules.duplicates import conflict
 
 
 class NixSettingsScattered(Rule):
@@ -42,8 +43,8 @@ class NixSettingsScattered(Rule):
     def _judge(self, key: str, group: list[Assignment]) -> Finding | None:
         defs = sorted(group, key=lambda d: (d.file, d.line))
         files = files_of(defs)
-        if len(files) < 2 or _layered(defs):
-            return None
+        if len(files) < 2 or _layered(defs) or conflict(("nix", "settings", key), defs):
+            return None  # a conflict is duplicate-setting's finding, reported once there
         scalars = all(d.kind != "list" for d in defs)
         differs = scalars and len({d.value for d in defs}) > 1
         return self.finding(
