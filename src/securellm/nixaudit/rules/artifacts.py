@@ -1,4 +1,4 @@
-"""Build artifacts, live databases and private keys inside the configuration repository."""
+"""Build artifacts and live databases inside the configuration repository."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from securellm.nixaudit.rule import Rule
 HEAVY_DIRS = {"target": Severity.MEDIUM, "node_modules": Severity.MEDIUM}
 LIGHT_DIRS = {".direnv", "__pycache__"}
 DATABASE_GLOBS = ("*.db", "*.db-wal", "*.db-shm", "*.db-journal", "*.sqlite", "*.sqlite3")
-KEY_NAMES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "*.pem", "*.key", "*.p12", "keys.txt")
-SECRET_MARKERS = ("PRIVATE KEY-----", "AGE-SECRET-KEY-")
 
 
 class BuildArtifacts(Rule):
@@ -62,27 +60,4 @@ class Databases(Rule):
                 yield self.finding(rel, 1, f"{rel} is a database file and is not ignored")
 
 
-class PrivateKeys(Rule):
-    id = "repo-secret"
-    severity = Severity.CRITICAL
-    title = "Unencrypted private key inside the repository, not ignored by git"
-    explanation = (
-        "A private key (SSH, TLS or age) in the configuration repository is readable by "
-        "anyone with the repository, its backups or the Nix store if a path refers to it."
-    )
-    fix = (
-        "Remove the key, rotate it, and store it encrypted with sops-nix or agenix (only the "
-        "encrypted file is committed; the key itself lives outside the repository)."
-    )
-
-    def check(self, repo: Repository) -> Iterator[Finding]:
-        for rel in repo.other_files:
-            name = posixpath.basename(rel)
-            if not any(fnmatch.fnmatch(name, g) for g in KEY_NAMES) or repo.is_ignored(rel):
-                continue
-            text = repo.read_text(rel)
-            if any(marker in text for marker in SECRET_MARKERS):
-                yield self.finding(rel, 1, f"{rel} holds an unencrypted private key")
-
-
-RULES = (BuildArtifacts(), Databases(), PrivateKeys())
+RULES = (BuildArtifacts(), Databases())
