@@ -78,13 +78,28 @@ def _hosts_in(value: Node, kind: str, strings: dict[str, str]) -> list[FlakeHost
     if value.type == "binary_expression":
         return [h for side in value.named_children for h in _hosts_in(side, kind, strings)]
     if value.type == "apply_expression":
-        sets = [n for n in value.named_children if _unwrap(n).type in _SETS]
+        args = _call_args(value)
+        sets = [n for n in args if _unwrap(n).type in _SETS]
         if sets:
             return [h for s in sets for h in _hosts_in(s, kind, strings)]
-        names = [s for n in value.named_children for s in _list_strings(_unwrap(n))]
+        names = [s for n in args for s in _list_strings(_unwrap(n))]
         if names:
             return [FlakeHost(n, kind, _line(value), ()) for n in names]
     return [FlakeHost("*", kind, _line(value), _paths(value), pattern=True)]
+
+
+def _call_args(node: Node) -> list[Node]:
+    """The arguments of a curried call ``f a b``: [a, b]."""
+    args: list[Node] = []
+    while node.type == "apply_expression":
+        argument = node.child_by_field_name("argument")
+        if argument is not None:
+            args.append(argument)
+        function = node.child_by_field_name("function")
+        if function is None:
+            break
+        node = function
+    return args[::-1]
 
 
 def _host(raw: str, kind: str, value: Node, strings: dict[str, str]) -> FlakeHost:

@@ -48,6 +48,14 @@ _PRIORITY_FUNCS = {
 }
 _PASS_THROUGH = {"mkBefore": 1, "mkAfter": 1, "mkOrder": 2}
 _OPTION_FUNCS = {"mkOption", "mkEnableOption", "mkPackageOption"}
+_IMPORT_CONTAINERS = {
+    "list_expression",
+    "binary_expression",
+    "parenthesized_expression",
+}
+_IMPORT_CALL_ARGS = {"list_expression", "apply_expression"}
+"""Inside ``lib.flatten [ ... ]`` or ``lib.optionals c [ ... ]`` only list arguments are
+imports; a bare path argument (``mapModules ./modules f``) names a directory to scan."""
 _SET_TYPES = {"attrset_expression", "rec_attrset_expression"}
 _MAX_DEPTH = 120
 _MAX_VALUE = 200
@@ -135,8 +143,10 @@ def _import_paths(node: Node) -> list[ImportRef]:
         if current.type == "path_expression":
             if not any(c.type == "interpolation" for c in current.children):
                 found.append(ImportRef(text_of(current), _line(current)))
-        elif current.type in {"list_expression", "binary_expression", "parenthesized_expression"}:
+        elif current.type in _IMPORT_CONTAINERS:
             stack.extend(reversed(current.named_children))
+        elif current.type == "apply_expression":
+            stack.extend(c for c in reversed(current.named_children) if c.type in _IMPORT_CALL_ARGS)
     return found
 
 
