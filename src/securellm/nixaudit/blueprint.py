@@ -6,11 +6,11 @@ import posixpath
 from collections import defaultdict
 from pathlib import Path
 
-from securellm.nixaudit import graph, manual
+from securellm.nixaudit import blueprint_sections, graph, manual
 from securellm.nixaudit.audit import run_rules
 from securellm.nixaudit.model import AuditReport, Severity
-from securellm.nixaudit.nixfile import NixFile, shown_value
-from securellm.nixaudit.repo import Repository, host_of, load_repository
+from securellm.nixaudit.nixfile import shown_value
+from securellm.nixaudit.repo import Repository, load_repository
 from securellm.nixaudit.rules import all_rules
 from securellm.nixaudit.tree import render_tree
 
@@ -29,11 +29,14 @@ def generate_blueprint(path: Path, existing: str | None = None) -> str:
     sections = [
         _title(),
         _overview(repo, Path(path)),
+        blueprint_sections.inputs_section(repo),
+        blueprint_sections.root_files_section(repo),
         _structure(repo),
         _modules(repo, edges),
         _options(repo),
         _coverage(repo, edges),
         _import_graph(edges),
+        blueprint_sections.orphans_section(repo),
         _todos(repo),
         _audit(report),
         _notes(),
@@ -54,11 +57,14 @@ def _title() -> str:
             "> `<!-- manual:NAME -->` and `<!-- /manual:NAME -->` is yours: regenerating keeps it.",
             "",
             "- [Overview](#overview)",
+            "- [Flake inputs](#flake-inputs)",
+            "- [Other files at the root](#other-files-at-the-root)",
             "- [Directory structure](#directory-structure)",
             "- [Modules](#modules)",
             "- [Declared options](#declared-options)",
             "- [default.nix coverage](#defaultnix-coverage)",
             "- [Import graph](#import-graph)",
+            "- [Orphan modules](#orphan-modules)",
             "- [TODO and FIXME](#todo-and-fixme)",
             "- [Audit summary](#audit-summary)",
             "- [Notes](#notes)",
@@ -66,25 +72,8 @@ def _title() -> str:
     )
 
 
-def purpose(nix_file: NixFile) -> str:
-    """The file's header comment, or a flake's ``description``."""
-    if nix_file.header:
-        return nix_file.header
-    described = [a for a in nix_file.assignments if a.path == ("description",)]
-    return described[0].value if described and described[0].kind == "string" else ""
-
-
-def hosts(repo: Repository) -> list[tuple[str, str]]:
-    """(host, where it is defined): nixosConfigurations entries and hosts/<name>/ dirs."""
-    found: dict[str, str] = {}
-    for name, nix_file in sorted(repo.files.items()):
-        for host in nix_file.hosts:
-            found.setdefault(host, name)
-    for name in sorted(repo.files):
-        directory = host_of(name)
-        if directory is not None:
-            found.setdefault(directory, f"hosts/{directory}/")
-    return sorted(found.items())
+purpose = blueprint_sections.purpose
+hosts = blueprint_sections.hosts
 
 
 def _overview(repo: Repository, path: Path) -> str:
@@ -103,7 +92,7 @@ def _overview(repo: Repository, path: Path) -> str:
 
 
 def _structure(repo: Repository) -> str:
-    purposes = {name: purpose(f) for name, f in repo.files.items()}
+    purposes = {name: purpose(repo, name, f) for name, f in repo.files.items()}
     lines = ["## Directory structure", "", "```", *render_tree(repo, purposes), "```", ""]
     lines.append(manual.section("structure", "Design decisions about the layout: "))
     return "\n".join(lines)
@@ -127,7 +116,7 @@ def _modules(repo: Repository, edges: list[graph.Edge]) -> str:
     for name, nix_file in sorted(repo.files.items()):
         by = ", ".join(f"`{s}`" for s in sorted(set(importers.get(name, [])))) or "—"
         lines.append(
-            f"| `{name}` | {nix_file.line_count} | {_cell(purpose(nix_file))} "
+            f"| `{name}` | {nix_file.line_count} | {_cell(purpose(repo, name, nix_file))} "
             f"| {len(nix_file.options)} | {by} |"
         )
     return "\n".join(lines)

@@ -59,7 +59,7 @@ def co_evaluated(repo: Repository, assignments: list[Assignment]) -> list[list[A
 def _compute(repo: Repository) -> list[Scope]:
     adjacency = _adjacency(repo)
     entries: list[Scope] = []
-    for host in _flake_hosts(repo):
+    for host in flake_entry_hosts(repo):
         roots = _roots_of(repo, host)
         if roots:
             entries.append(Scope(host.name, host.kind, roots, _closure(roots, adjacency)))
@@ -76,7 +76,8 @@ def _compute(repo: Repository) -> list[Scope]:
     return entries
 
 
-def _flake_hosts(repo: Repository) -> list[FlakeHost]:
+def flake_entry_hosts(repo: Repository) -> list[FlakeHost]:
+    """The hosts the root flake.nix defines; [] without one."""
     if "flake.nix" not in repo.files:
         return []
     try:

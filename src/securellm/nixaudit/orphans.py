@@ -1,0 +1,75 @@
+"""Modules nothing loads: no path literal imports them and no entry point starts at them."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from securellm.nixaudit import graph, scope
+from securellm.nixaudit.repo import Repository
+
+ENTRY_NAMES = frozenset({"flake.nix", "default.nix", "shell.nix", "configuration.nix", "home.nix"})
+"""At the repository root these are what nix-build, nixos-rebuild or home-manager start at."""
+_PLAIN_STRING = re.compile(r'"[A-Za-z0-9_][\w.+-]*(?:/[\w.+${}-]+)+/?"')
+"""A one-line string that looks like a relative path, ``"hosts/common/core"``."""
+NOT_MODULES = frozenset({"secrets.nix"})
+"""agenix's rules file: read by the agenix command, never imported."""
+
+
+def orphan_modules(repo: Repository) -> list[str]:
+    """Modules that no import, no entry point and no directory a function scans reaches.
+
+    A directory named by a path literal (``mapModules ./modules``, ``./home/${host}.nix``)
+    counts as loading every module under it: the auditor cannot see which ones.
+    """
+    imported = {e.target for e in graph.edges(repo) if e.exists}
+    roots = {r for s in scope.scopes(repo) for r in s.roots}
+    scanned = _scanned_dirs(repo)
+    found = []
+    for name, nix_file in sorted(repo.files.items()):
+        if not nix_file.is_module or nix_file.parse_error is not None:
+            continue
+        if name in imported or name in roots or name in ENTRY_NAMES:
+            continue
+        if posixpath.basename(name) in NOT_MODULES or name in scanned:
+            continue
+        if any(name.startswith(d + "/") for d in scanned):
+            continue
+        found.append(name)
+    return found
+
+
+def _scanned_dirs(repo: Repository) -> set[str]:
+    """Files and directories some literal names (the part before any ``${``).
+
+    Path literals are relative to their file; strings such as ``"hosts/common/core"``
+    (handed to a ``relativeToRoot`` helper) to the repository root.
+    """
+    found: set[str] = set()
+    for name, nix_file in repo.files.items():
+        for literal in nix_file.literals:
+            target = _named(repo, name, literal.text, literal.is_path)
+            if target:
+                found.add(target)
+    return found
+
+
+def _named(repo: Repository, source: str, text: str, is_path: bool) -> str:
+    if is_path:
+        if not text.startswith(("./", "../")):
+            return ""
+        base = posixpath.dirname(source)
+    else:
+        if not _PLAIN_STRING.fullmatch(text):
+            return ""
+        text = text.strip('"')
+        base = ""
+    joined = posixpath.normpath(posixpath.join(base, text.split("${", 1)[0]))
+    if joined in repo.files:
+        return joined
+    try:
+        is_dir = (repo.root / joined).is_dir()
+    except OSError:
+        return ""
+    target = joined if is_dir else posixpath.dirname(joined)
+    return "" if not target or target == "." or target.startswith("..") else target
