@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-import tree_sitter_nix
-from tree_sitter import Language, Node, Parser, Query, QueryCursor
+from tree_sitter import Node, Parser, Query, QueryCursor
+from tree_sitter_language_pack import get_language
 
 from securellm.nixaudit.nixfile import (
     DEFAULT_PRIORITY,
@@ -24,7 +24,7 @@ from securellm.nixaudit.nixfile import (
     OptionDecl,
 )
 
-LANGUAGE = Language(tree_sitter_nix.language())
+LANGUAGE = get_language("nix")
 
 _QUERY = Query(
     LANGUAGE,
