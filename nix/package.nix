@@ -53,7 +53,8 @@ python3Packages.buildPythonApplication {
       nvidia-ml-py
       mcp
       tree-sitter
-      tree-sitter-grammars.tree-sitter-nix
+      # nixpkgs builds it with its grammars in the store, so it works offline
+      tree-sitter-language-pack
       tiktoken
       tomlkit
       pyyaml

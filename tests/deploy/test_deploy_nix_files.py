@@ -70,7 +70,7 @@ def pyproject_dependencies() -> list[str]:
 
 
 # pyproject name -> attribute in nixpkgs' python3Packages, where they differ
-NIXPKGS_NAMES = {"tree-sitter-nix": "tree-sitter-grammars.tree-sitter-nix"}
+NIXPKGS_NAMES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", pyproject_dependencies())

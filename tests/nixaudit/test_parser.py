@@ -181,6 +181,16 @@ def test_invalid_file_reports_the_error_line() -> None:
     assert parsed.parse_error[0] in {3, 4}
 
 
+def test_trailing_comma_in_a_lambda_argument_set_is_valid() -> None:
+    parsed = parse_source("{ lib, pkgs, }: { x = 1; }")
+    assert parsed.parse_error is None
+    assert [a.dotted for a in parsed.assignments] == ["x"]
+
+
+def test_trailing_comma_after_an_ellipsis_is_valid() -> None:
+    assert parse_source("{\n  config,\n  lib,\n  ...\n}:\n{ }\n").parse_error is None
+
+
 def test_definitions_before_a_syntax_error_are_kept() -> None:
     assert "a" in {x.dotted for x in parse_source("{ a = 1; b = ; }").assignments}
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-import tree_sitter_nix
-from tree_sitter import Language, Node, Parser, Query, QueryCursor
+from tree_sitter import Node, Parser, Query, QueryCursor
+from tree_sitter_language_pack import get_language
 
 from securellm.nixaudit.nixfile import (
     DEFAULT_PRIORITY,
@@ -24,7 +24,7 @@ from securellm.nixaudit.nixfile import (
     OptionDecl,
 )
 
-LANGUAGE = Language(tree_sitter_nix.language())
+LANGUAGE = get_language("nix")
 
 _QUERY = Query(
     LANGUAGE,
@@ -84,6 +84,8 @@ def parse_source(source: str | bytes, file: str = "<memory>") -> NixFile:
         result.parse_error = _first_error(root)
     _collect_captures(root, result)
     body = _top_expression(root)
+    if body is None and result.parse_error is None:
+        result.parse_error = (1, "no Nix expression in the file (empty or only comments)")
     if body is not None:
         result.is_module = _looks_like_module(body)
         _Walker(result).value(_strip_function(body), (), DEFAULT_PRIORITY, False, 0)
@@ -106,17 +108,29 @@ def _line(node: Node) -> int:
 
 
 def _first_error(root: Node) -> tuple[int, str]:
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.is_missing:
-            return _line(node), f"syntax error: missing {node.type!r}"
-        if node.is_error:
-            # No source text in the message: a broken line may hold a secret.
-            return _line(node), f"syntax error at column {node.start_point[1] + 1}"
-        if node.has_error:
-            stack.extend(reversed(node.children))
-    return _line(root), "syntax error"
+    """Line and message of the innermost ERROR or MISSING node, in document order."""
+    node = _innermost_error(root)
+    if node is None:
+        return _line(root), "syntax error"
+    where = f"{_line(node)}:{node.start_point[1] + 1}"
+    if node.is_missing:
+        return _line(node), f"syntax error at {where}: missing {node.type!r}"
+    # No source text in the message: a broken line may hold a secret.
+    return _line(
+        node
+    ), f"syntax error at {where} (to {node.end_point[0] + 1}:{node.end_point[1] + 1})"
+
+
+def _innermost_error(root: Node) -> Node | None:
+    found: Node | None = None
+    node = root
+    while True:
+        child = next((c for c in node.children if c.has_error or c.is_missing), None)
+        if node.is_error or node.is_missing:
+            found = node
+        if child is None:
+            return found
+        node = child
 
 
 def _collect_captures(root: Node, out: NixFile) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from securellm.nixaudit.model import Finding, Severity
+from securellm.nixaudit.nixcheck import find_nix, nix_accepts
 from securellm.nixaudit.repo import Repository
 from securellm.nixaudit.rule import Rule
 
@@ -20,10 +21,29 @@ class ParseError(Rule):
     fix = "Fix the syntax at the reported line; check with `nix-instantiate --parse FILE`."
 
     def check(self, repo: Repository) -> Iterator[Finding]:
+        nix = find_nix()
         for name, nix_file in sorted(repo.files.items()):
-            if nix_file.parse_error is not None:
-                line, message = nix_file.parse_error
+            if nix_file.parse_error is None:
+                continue
+            line, message = nix_file.parse_error
+            if nix is not None and nix_accepts(nix, repo.root / name):
+                yield self.finding(
+                    name,
+                    line,
+                    f"our parser rejects this file ({message}) but `nix-instantiate --parse` "
+                    "accepts it: a gap in securellm's Nix grammar, not an error in your file",
+                    severity=Severity.INFO,
+                    explanation=OUR_BUG,
+                    fix="Nothing to fix in the file; please report it so the grammar is updated.",
+                )
+            else:
                 yield self.finding(name, line, message)
+
+
+OUR_BUG = (
+    "Nix itself parses the file, so the problem is in the auditor's grammar; the other rules "
+    "only saw the part of the file the grammar could read."
+)
 
 
 RULES = (ParseError(),)

@@ -1,0 +1,68 @@
+"""Ask Nix itself whether a file parses: ``nix-instantiate --parse FILE``, one process a file.
+
+The auditor uses it only for the files its own parser rejects (a few, so it stays cheap),
+to tell the user's syntax error from a gap in our grammar; the conformance benchmark uses it
+for every file of a tree.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+NIX_INSTANTIATE = "nix-instantiate"
+TIMEOUT_S = 30.0
+
+
+def find_nix() -> str | None:
+    """The path of ``nix-instantiate`` on PATH, or None."""
+    return shutil.which(NIX_INSTANTIATE)
+
+
+@dataclass(frozen=True, slots=True)
+class NixVerdict:
+    """What Nix said: ``accepted`` is None when it could not say (no binary, timeout)."""
+
+    accepted: bool | None
+    error: str = ""
+
+
+def nix_parse(binary: str, path: Path, *, timeout: float = TIMEOUT_S) -> NixVerdict:
+    """Run ``nix-instantiate --parse path``; the verdict with Nix's first ``error:`` line."""
+    try:
+        result = subprocess.run(
+            [binary, "--parse", "--", str(path)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return NixVerdict(None, type(exc).__name__)
+    if result.returncode == 0:
+        return NixVerdict(True)
+    errors = [ln for ln in result.stderr.decode("utf-8", "replace").splitlines() if "error:" in ln]
+    if not errors:
+        return NixVerdict(None, f"exit status {result.returncode}")
+    return NixVerdict(False, errors[0].split("error:", 1)[1].strip())
+
+
+def nix_accepts(binary: str, path: Path, *, timeout: float = TIMEOUT_S) -> bool | None:
+    """True when Nix parses ``path``, False when it reports an error, None when it cannot say."""
+    return nix_parse(binary, path, timeout=timeout).accepted
+
+
+def nix_verdicts(
+    binary: str, paths: Iterable[Path], *, workers: int | None = None
+) -> dict[Path, NixVerdict]:
+    """``nix_parse`` for each path, run ``workers`` at a time (default: one per CPU)."""
+    todo = list(paths)
+    count = workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        verdicts = pool.map(lambda p: nix_parse(binary, p), todo)
+        return dict(zip(todo, verdicts, strict=True))
