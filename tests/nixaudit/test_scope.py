@@ -88,3 +88,32 @@ def test_no_entry_point_at_all_compares_everything_together(tmp_path: Path) -> N
     repo = load_repository(tmp_path)
     groups = repo.co_evaluated(repo.definitions("x"))
     assert [sorted(a.file for a in g) for g in groups] == [["a.nix", "b.nix"]]
+
+
+def test_without_hosts_each_import_root_is_its_own_evaluation(tmp_path: Path) -> None:
+    _repo(
+        tmp_path,
+        {
+            "tests/one.nix": module("imports = [ ./common.nix ]; x = 1;"),
+            "tests/two.nix": module("imports = [ ./common.nix ]; x = 2;"),
+            "tests/common.nix": module(""),
+        },
+    )
+    repo = load_repository(tmp_path)
+    groups = repo.co_evaluated(repo.definitions("x"))
+    assert groups == []
+
+
+def test_without_hosts_modules_one_root_imports_are_compared(tmp_path: Path) -> None:
+    _repo(
+        tmp_path,
+        {
+            "default.nix": module("imports = [ ./a.nix ./b.nix ];"),
+            "a.nix": module("x = 1;"),
+            "b.nix": module("x = 2;"),
+            "unrelated.nix": module("x = 3;"),
+        },
+    )
+    repo = load_repository(tmp_path)
+    groups = repo.co_evaluated(repo.definitions("x"))
+    assert [sorted(a.file for a in g) for g in groups] == [["a.nix", "b.nix"]]

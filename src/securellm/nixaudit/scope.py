@@ -73,7 +73,26 @@ def _compute(repo: Repository) -> list[Scope]:
     for directory, names in sorted(by_dir.items()):
         roots = _dir_roots(repo, f"hosts/{directory}") or frozenset(names)
         entries.append(Scope(directory, "directory", roots, _closure(roots, adjacency)))
-    return entries
+    return entries or _import_roots(repo, adjacency)
+
+
+def _import_roots(repo: Repository, adjacency: dict[str, set[str]]) -> list[Scope]:
+    """Without hosts: each module no other file imports starts one evaluation.
+
+    Modules that import nothing and that nothing imports all form one group (a flat
+    directory of modules a single configuration might list); every other root is its own
+    evaluation with what it imports.
+    """
+    imported = {t for targets in adjacency.values() for t in targets}
+    modules = sorted(n for n, f in repo.files.items() if f.is_module)
+    roots = [m for m in modules if m not in imported and adjacency.get(m)]
+    loose = frozenset(m for m in modules if m not in imported and not adjacency.get(m))
+    entries = [
+        Scope(r, "import-root", frozenset({r}), _closure(frozenset({r}), adjacency)) for r in roots
+    ]
+    if entries and loose:
+        return entries
+    return entries + ([Scope("*", "import-root", loose, loose)] if loose else [])
 
 
 def flake_entry_hosts(repo: Repository) -> list[FlakeHost]:

@@ -69,3 +69,11 @@ def test_existing_imports_are_quiet(audit_files: AuditFiles) -> None:
 def test_module_at_the_limit_is_fine(audit_files: AuditFiles) -> None:
     text = "{\n" + "  a = 1;\n" * 398 + "}\n"
     assert audit_files({"a.nix": text}, ["module-too-large"]).findings == []
+
+
+def test_missing_import_in_a_flake_template_is_low(audit_files: AuditFiles) -> None:
+    report = audit_files(
+        {"templates/nixos/flake.nix": "{ outputs = i: { modules = [ ./configuration.nix ]; }; }"},
+        ["missing-import"],
+    )
+    assert [f.severity.value for f in report.findings] == ["low"]

@@ -66,6 +66,10 @@ class ModuleTooLarge(Rule):
                 )
 
 
+SKELETON_DIRS = frozenset({"templates", "template", "examples", "example", "tests", "test"})
+"""Flake templates and test drivers import files their user or test writes later."""
+
+
 class MissingImport(Rule):
     id = "missing-import"
     severity = Severity.HIGH
@@ -79,7 +83,18 @@ class MissingImport(Rule):
     def check(self, repo: Repository) -> Iterator[Finding]:
         for edge in graph.edges(repo):
             if not edge.exists:
-                yield self.finding(edge.source, edge.line, f"import {edge.target} does not exist")
+                skeleton = SKELETON_DIRS & set(edge.source.split("/")[:-1])
+                yield self.finding(
+                    edge.source,
+                    edge.line,
+                    f"import {edge.target} does not exist"
+                    + (
+                        " (in a template or test, where the file may be made later)"
+                        if skeleton
+                        else ""
+                    ),
+                    severity=Severity.LOW if skeleton else None,
+                )
 
 
 RULES = (MissingDefaultNix(), ModuleTooLarge(), MissingImport())
