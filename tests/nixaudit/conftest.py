@@ -6,6 +6,7 @@ to a temporary copy at test time so that none of them sits in this project's own
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from collections.abc import Callable
@@ -19,7 +20,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # Split so that secret scanners do not flag this test file itself.
 FAKE_KEY = (
     "-----BEGIN OPENSSH "
-    + "PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH "
+    + "PRIVATE KEY-----\n"
+    + base64.b64encode(b"not a key " * 6).decode()
+    + "\n-----END OPENSSH "
     + "PRIVATE KEY-----\n"
 )
 

@@ -123,3 +123,16 @@ def test_binary_files_are_skipped(audit_files: AuditFiles, tmp_path: Path) -> No
     root.mkdir()
     (root / "blob.bin").write_bytes(b"\x00\x01-----BEGIN OPENSSH " + b"PRIVATE KEY-----")
     assert audit_files({}, RULE).findings == []
+
+
+def test_a_key_header_without_a_key_is_not_a_secret(audit_files: AuditFiles) -> None:
+    header = "-----BEGIN OPENSSH " + "PRIVATE KEY-----"
+    text = f'MARKER = "{header}"  # what a key file starts with\n'
+    assert audit_files({"scan.py": text}, RULE).findings == []
+
+
+def test_a_pem_key_inside_json_is_critical(audit_files: AuditFiles) -> None:
+    body = _random(string.ascii_letters + string.digits, 64)
+    key = "-----BEGIN " + "PRIVATE KEY-----\\n" + body + "\\n-----END " + "PRIVATE KEY-----\\n"
+    text = '{"type": "service_account", "private_key": "' + key + '"}\n'
+    assert _found(audit_files({"gcp.json": text}, RULE)) == [("gcp.json", "critical")]

@@ -24,25 +24,32 @@ class Shape:
     severity: Severity
 
 
+_BODY = r"(?:(?:\\n|\s)+[\w-]+:[^\n\\]*)*(?:\\n|\s)+[A-Za-z0-9+/=]{40,}"
+"""What follows a real armored key's header: optional armor headers, then base64 (newlines
+or, inside JSON, ``\\n`` escapes); a header alone (in docs or a regex) is not a key."""
+
+
+def _armored(label: str) -> re.Pattern[str]:
+    return re.compile(f"-----BEGIN {label}-----" + _BODY)
+
+
 SHAPES = (
     Shape(
         "an OpenSSH private key",
-        re.compile(r"-----BEGIN OPENSSH PRIVATE KEY-----"),
+        _armored("OPENSSH PRIVATE KEY"),
         Severity.CRITICAL,
     ),
     Shape(
         "a PEM private key",
-        re.compile(r"-----BEGIN (?:RSA |DSA |EC |)PRIVATE KEY-----"),
+        _armored("(?:RSA |DSA |EC |)PRIVATE KEY"),
         Severity.CRITICAL,
     ),
     Shape(
         "a passphrase-encrypted PEM private key",
-        re.compile(r"-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        _armored("ENCRYPTED PRIVATE KEY"),
         Severity.MEDIUM,
     ),
-    Shape(
-        "a GPG secret key", re.compile(r"-----BEGIN PGP PRIVATE KEY BLOCK-----"), Severity.CRITICAL
-    ),
+    Shape("a GPG secret key", _armored("PGP PRIVATE KEY BLOCK"), Severity.CRITICAL),
     Shape(
         "an age secret key", re.compile(r"AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}"), Severity.CRITICAL
     ),
