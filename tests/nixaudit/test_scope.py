@@ -117,3 +117,34 @@ def test_without_hosts_modules_one_root_imports_are_compared(tmp_path: Path) -> 
     repo = load_repository(tmp_path)
     groups = repo.co_evaluated(repo.definitions("x"))
     assert [sorted(a.file for a in g) for g in groups] == [["a.nix", "b.nix"]]
+
+
+def test_home_manager_imports_are_their_own_evaluation(tmp_path: Path) -> None:
+    _repo(
+        tmp_path,
+        {
+            "flake.nix": FLAKE_A,
+            "hosts/a/default.nix": module(
+                "imports = [ ./nixos.nix ];\nhome-manager.users.me.imports = [ ./home.nix ];"
+            ),
+            "hosts/a/nixos.nix": module("programs.git.enable = true;"),
+            "hosts/a/home.nix": module("programs.git.enable = false;"),
+        },
+    )
+    found = _scopes(tmp_path)
+    assert found["a"] == ("nixos", ["hosts/a/default.nix", "hosts/a/nixos.nix"])
+    assert found["home-manager.users.me"] == ("nested", ["hosts/a/home.nix"])
+
+
+def test_a_root_relative_string_is_followed_like_an_import(tmp_path: Path) -> None:
+    _repo(
+        tmp_path,
+        {
+            "flake.nix": FLAKE_A,
+            "hosts/a/default.nix": module(
+                'imports = map lib.relativeToRoot [ "hosts/common/core" ];'
+            ),
+            "hosts/common/core/default.nix": module(""),
+        },
+    )
+    assert _scopes(tmp_path)["a"][1] == ["hosts/a/default.nix", "hosts/common/core/default.nix"]

@@ -48,6 +48,7 @@ class ImportRef:
 
     target: str
     line: int
+    context: str = ""  # the attribute it sits under, e.g. home-manager.users.me; "" at the top
 
 
 @dataclass(frozen=True, slots=True)

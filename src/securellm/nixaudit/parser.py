@@ -142,11 +142,31 @@ def _collect_captures(root: Node, out: NixFile) -> None:
     for node in captures.get("string", []):
         out.literals.append(Literal(text_of(node), _line(node), is_path=False))
     for node in captures.get("imports", []):
-        out.imports.extend(_import_paths(node))
+        context = _import_context(node)
+        out.imports.extend(ImportRef(r.target, r.line, context) for r in _import_paths(node))
     for node in captures.get("hosts", []):
         out.hosts.extend(_host_names(node))
     out.comments.sort(key=lambda c: c.line)
     out.header = _header(out.comments)
+
+
+def _import_context(expression: Node) -> str:
+    """``a.b`` for ``a.b.imports = [...]`` or ``a = { b.imports = [...]; }``; "" at the top.
+
+    Imports under an attribute (``home-manager.users.me.imports``) belong to another
+    evaluation than the module's own.
+    """
+    names: list[str] = []
+    node = expression.parent
+    own = True
+    while node is not None:
+        if node.type == "binding":
+            path = node.child_by_field_name("attrpath")
+            parts = list(attr_names(path)) if path is not None else []
+            names[:0] = parts[:-1] if own else parts
+            own = False
+        node = node.parent
+    return ".".join(names)
 
 
 def _import_paths(node: Node) -> list[ImportRef]:

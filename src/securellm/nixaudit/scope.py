@@ -9,6 +9,7 @@ with path literals. Two definitions are compared only when one entry point sees 
 from __future__ import annotations
 
 import posixpath
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ from securellm.nixaudit.flake import FlakeHost, flake_hosts
 from securellm.nixaudit.nixfile import Assignment, ImportRef
 from securellm.nixaudit.repo import Repository, host_of
 
+_ROOT_STRING = re.compile(r'"[A-Za-z0-9_][\w.+-]*(?:/[\w.+-]+)+/?"')
+"""A one-line string that may name a repository path relative to the root."""
 HOST_DIRS = frozenset({"hosts", "machines", "systems", "nixos", "darwin", "home", "homes", "users"})
 ROOT_NAMES = ("default.nix", "configuration.nix", "home.nix")
 
@@ -58,6 +61,11 @@ def co_evaluated(repo: Repository, assignments: list[Assignment]) -> list[list[A
 
 def _compute(repo: Repository) -> list[Scope]:
     adjacency = _adjacency(repo)
+    entries = _host_scopes(repo, adjacency)
+    return entries + _nested_scopes(repo, adjacency, entries) if entries else entries
+
+
+def _host_scopes(repo: Repository, adjacency: dict[str, set[str]]) -> list[Scope]:
     entries: list[Scope] = []
     for host in flake_entry_hosts(repo):
         roots = _roots_of(repo, host)
@@ -74,6 +82,21 @@ def _compute(repo: Repository) -> list[Scope]:
         roots = _dir_roots(repo, f"hosts/{directory}") or frozenset(names)
         entries.append(Scope(directory, "directory", roots, _closure(roots, adjacency)))
     return entries or _import_roots(repo, adjacency)
+
+
+def _nested_scopes(
+    repo: Repository, adjacency: dict[str, set[str]], hosts: list[Scope]
+) -> list[Scope]:
+    """One evaluation per import made under an attribute a host reaches (home-manager users)."""
+    reached = {f for h in hosts for f in h.files}
+    found: dict[str, Scope] = {}
+    for name in sorted(reached):
+        for ref in repo.files[name].imports:
+            edge = graph.resolve(repo, name, ref)
+            if ref.context and edge is not None and edge.exists and edge.target not in found:
+                roots = frozenset({edge.target})
+                found[edge.target] = Scope(ref.context, "nested", roots, _closure(roots, adjacency))
+    return list(found.values())
 
 
 def _import_roots(repo: Repository, adjacency: dict[str, set[str]]) -> list[Scope]:
@@ -143,11 +166,34 @@ def _dir_roots(repo: Repository, directory: str) -> frozenset[str]:
 
 
 def _adjacency(repo: Repository) -> dict[str, set[str]]:
+    """Imports one evaluation follows: path literals at the module's top level, and
+    strings naming a repository file or directory (``relativeToRoot "hosts/common"``).
+
+    Imports under an attribute (``home-manager.users.me.imports``) start another
+    evaluation and are not followed.
+    """
     adjacency: dict[str, set[str]] = defaultdict(set)
-    for edge in graph.edges(repo):
-        if edge.exists:
-            adjacency[edge.source].add(edge.target)
+    for name in sorted(repo.files):
+        for ref in repo.files[name].imports:
+            edge = graph.resolve(repo, name, ref)
+            if edge is not None and edge.exists and not ref.context:
+                adjacency[name].add(edge.target)
+        adjacency[name] |= _root_relative(repo, name)
     return adjacency
+
+
+def _root_relative(repo: Repository, name: str) -> set[str]:
+    found = set()
+    for literal in repo.files[name].literals:
+        text = literal.text
+        if literal.is_path or not _ROOT_STRING.fullmatch(text):
+            continue
+        target = text.strip('"').rstrip("/")
+        if target in repo.files:
+            found.add(target)
+        elif f"{target}/default.nix" in repo.files:
+            found.add(f"{target}/default.nix")
+    return found
 
 
 def _closure(roots: frozenset[str], adjacency: dict[str, set[str]]) -> frozenset[str]:
