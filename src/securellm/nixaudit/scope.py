@@ -45,6 +45,8 @@ def co_evaluated(repo: Repository, assignments: list[Assignment]) -> list[list[A
     Without any entry point the whole list is one group. With entry points, a definition
     in a file no entry point reaches is compared with nothing.
     """
+    if len({a.file for a in assignments}) < 2:
+        return [assignments]  # one file's definitions are evaluated together, or not at all
     found = scopes(repo)
     if not found:
         return [assignments]

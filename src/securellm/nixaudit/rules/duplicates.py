@@ -37,8 +37,9 @@ def exclusive_sets(defs: list[Assignment]) -> list[list[Assignment]]:
 
 def conflict(path: tuple[str, ...], defs: list[Assignment]) -> list[Assignment] | None:
     """The definitions of ``path`` that would be reported as differing, if any."""
-    merge = merge_of(path)
-    if merge is Merge.MERGES or any(d.kind not in SCALAR_KINDS for d in defs):
+    if len(files_of(defs)) < 2 or any(d.kind not in SCALAR_KINDS for d in defs):
+        return None
+    if merge_of(path) is Merge.MERGES:
         return None
     for subset in exclusive_sets(defs):
         if len(files_of(subset)) >= 2 and len({d.value for d in subset}) >= 2:

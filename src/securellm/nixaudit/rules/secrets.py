@@ -78,6 +78,11 @@ SHAPES = (
     Shape("a Hugging Face token", re.compile(r"\bhf_[A-Za-z]{34,}\b"), Severity.CRITICAL),
 )
 
+_HINT = re.compile(
+    r"PRIVATE KEY|AGE-SECRET-KEY-1|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|hf_"
+    r"|(?i:aws_?secret)"
+)
+"""One cheap search per file; only files with a hint are matched against every shape."""
 _SOPS = re.compile(r"ENC\[(?:AES256_GCM|[A-Z0-9_]+),data:")
 _AGE_FILE = ("age-encryption.org/v1", "-----BEGIN AGE ENCRYPTED FILE-----")
 _OPENSSH_BODY = re.compile(
@@ -106,7 +111,7 @@ class SecretByContent(Rule):
             if repo.is_ignored(rel):
                 continue
             text = _read_text(repo, rel)
-            if text is None or _is_encrypted(text):
+            if text is None or not _HINT.search(text) or _is_encrypted(text):
                 continue
             for shape, line in _matches(text):
                 yield self.finding(
