@@ -43,6 +43,10 @@ def to_text(report: AuditReport, rules: dict[str, Rule]) -> str:
         lines.append("")
     counts = ", ".join(f"{n} {name}" for name, n in reversed(report.summary.items()) if n)
     lines.append(f"{report.files_scanned} Nix files scanned: {counts or 'no findings'}")
+    if report.suppressed:
+        lines.append(f"{report.suppressed} findings suppressed (inline, config or baseline)")
+    if report.skipped_rules:
+        lines.append(f"skipped, need the whole repository: {', '.join(report.skipped_rules)}")
     return "\n".join(lines) + "\n"
 
 
