@@ -89,7 +89,11 @@ def run_rules(
     kept = [f for f in findings if f.severity.rank >= threshold.rank]
     kept.sort(key=lambda f: (-f.severity.rank, f.file, f.line, f.rule_id))
     return AuditReport(
-        path=label, files_scanned=len(repo.files), findings=kept, suppressed=suppressed
+        path=label,
+        files_scanned=len(repo.files),
+        findings=kept,
+        suppressed=suppressed,
+        root=str(repo.root),
     )
 
 

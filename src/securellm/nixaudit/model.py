@@ -88,6 +88,7 @@ class AuditReport:
     findings: list[Finding] = field(default_factory=list)
     skipped_rules: list[str] = field(default_factory=list)  # need the whole repo (file mode)
     suppressed: int = 0  # findings silenced by inline comments, the config or the baseline
+    root: str = ""  # the directory file names are relative to (not in to_dict)
 
     @property
     def summary(self) -> dict[str, int]:
