@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from securellm.cli.main import app
@@ -164,3 +166,34 @@ def test_malformed_config_exits_2(tmp_path: Path) -> None:
     (tmp_path / "m.nix").write_text("{ }\n")
     (tmp_path / ".securellm-nix.toml").write_text("disable = [\n")
     assert runner.invoke(app, ["nix", "audit", str(tmp_path)]).exit_code == 2
+
+
+def _pre_commit_hook() -> dict[str, Any]:
+    hooks = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text())
+    [hook] = [h for h in hooks if h["id"] == "securellm-nix-audit"]
+    return dict(hook)
+
+
+def test_pre_commit_hook_entry_is_the_nix_audit_command() -> None:
+    hook = _pre_commit_hook()
+    assert hook["entry"].split() == ["securellm", "nix", "audit"]
+    assert (hook["language"], hook["types"]) == ("python", ["nix"])
+
+
+def test_pre_commit_hook_blocks_a_commit_with_a_broken_file(tmp_path: Path) -> None:
+    hook = _pre_commit_hook()
+    (tmp_path / "ok.nix").write_text("{ lib, pkgs, }: { }\n")
+    (tmp_path / "bad.nix").write_text("{ a = 1 }\n")
+    files = [str(tmp_path / "ok.nix"), str(tmp_path / "bad.nix")]
+    result = runner.invoke(app, hook["entry"].split()[1:] + hook["args"] + files)
+    assert result.exit_code == 1
+    assert "bad.nix:1: high [parse-error]" in result.stdout
+
+
+def test_pre_commit_hook_passes_valid_files(tmp_path: Path) -> None:
+    hook = _pre_commit_hook()
+    (tmp_path / "ok.nix").write_text("{ lib, pkgs, }: { }\n")
+    result = runner.invoke(
+        app, [*hook["entry"].split()[1:], *hook["args"], str(tmp_path / "ok.nix")]
+    )
+    assert result.exit_code == 0
