@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from securellm.cli.main import app
@@ -49,7 +51,14 @@ def test_fail_on_never_always_exits_0(seed: Path) -> None:
 def test_json_output_has_the_report_shape(seed: Path) -> None:
     result = runner.invoke(app, ["nix", "audit", str(seed), "--format", "json"])
     data = json.loads(result.stdout)
-    assert set(data) == {"path", "files_scanned", "findings", "summary"}
+    assert set(data) == {
+        "path",
+        "files_scanned",
+        "findings",
+        "summary",
+        "skipped_rules",
+        "suppressed",
+    }
 
 
 def test_sarif_output_is_a_sarif_log(seed: Path) -> None:
@@ -86,7 +95,7 @@ def test_min_severity_filters_output(seed: Path) -> None:
 def test_missing_path_exits_2_with_a_message(tmp_path: Path) -> None:
     result = runner.invoke(app, ["nix", "audit", str(tmp_path / "nope")])
     assert result.exit_code == 2
-    assert "is not a directory" in " ".join(result.stderr.split())
+    assert "not a directory or a file" in " ".join(result.stderr.split())
 
 
 def test_unknown_rule_exits_2(seed: Path) -> None:
@@ -128,4 +137,63 @@ def test_blueprint_of_a_missing_path_leaves_the_output_untouched(tmp_path: Path)
 def test_rules_lists_every_rule() -> None:
     result = runner.invoke(app, ["nix", "rules"])
     assert "clamav-updater-frequency" in result.stdout
+    assert result.exit_code == 0
+
+
+def test_audit_of_files_runs_per_file_rules_and_names_the_skipped(seed: Path) -> None:
+    broken = seed / "modules" / "debug" / "broken.nix"
+    result = runner.invoke(app, ["nix", "audit", str(broken)])
+    assert result.exit_code == 1
+    assert "[parse-error]" in result.stdout
+    assert "skipped, need the whole repository:" in result.stdout
+
+
+def test_audit_of_a_directory_and_a_file_together_is_refused(seed: Path) -> None:
+    result = runner.invoke(app, ["nix", "audit", str(seed), str(seed / "flake.nix")])
+    assert result.exit_code == 2
+
+
+def test_write_baseline_then_baseline_reports_nothing_old(seed: Path, tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    wrote = runner.invoke(app, ["nix", "audit", str(seed), "--write-baseline", str(baseline)])
+    assert wrote.exit_code == 0
+    again = runner.invoke(app, ["nix", "audit", str(seed), "--baseline", str(baseline)])
+    assert again.exit_code == 0
+    assert "no findings" in again.stdout
+
+
+def test_malformed_config_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "m.nix").write_text("{ }\n")
+    (tmp_path / ".securellm-nix.toml").write_text("disable = [\n")
+    assert runner.invoke(app, ["nix", "audit", str(tmp_path)]).exit_code == 2
+
+
+def _pre_commit_hook() -> dict[str, Any]:
+    hooks = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text())
+    [hook] = [h for h in hooks if h["id"] == "securellm-nix-audit"]
+    return dict(hook)
+
+
+def test_pre_commit_hook_entry_is_the_nix_audit_command() -> None:
+    hook = _pre_commit_hook()
+    assert hook["entry"].split() == ["securellm", "nix", "audit"]
+    assert (hook["language"], hook["types"]) == ("python", ["nix"])
+
+
+def test_pre_commit_hook_blocks_a_commit_with_a_broken_file(tmp_path: Path) -> None:
+    hook = _pre_commit_hook()
+    (tmp_path / "ok.nix").write_text("{ lib, pkgs, }: { }\n")
+    (tmp_path / "bad.nix").write_text("{ a = 1 }\n")
+    files = [str(tmp_path / "ok.nix"), str(tmp_path / "bad.nix")]
+    result = runner.invoke(app, hook["entry"].split()[1:] + hook["args"] + files)
+    assert result.exit_code == 1
+    assert "bad.nix:1: high [parse-error]" in result.stdout
+
+
+def test_pre_commit_hook_passes_valid_files(tmp_path: Path) -> None:
+    hook = _pre_commit_hook()
+    (tmp_path / "ok.nix").write_text("{ lib, pkgs, }: { }\n")
+    result = runner.invoke(
+        app, [*hook["entry"].split()[1:], *hook["args"], str(tmp_path / "ok.nix")]
+    )
     assert result.exit_code == 0

@@ -111,7 +111,14 @@ def test_a_crashing_rule_becomes_a_finding(monkeypatch: pytest.MonkeyPatch, tmp_
 
 def test_to_dict_has_the_documented_shape(seed_report: AuditReport) -> None:
     data = seed_report.to_dict()
-    assert set(data) == {"path", "files_scanned", "findings", "summary"}
+    assert set(data) == {
+        "path",
+        "files_scanned",
+        "findings",
+        "summary",
+        "skipped_rules",
+        "suppressed",
+    }
     assert set(data["findings"][0]) == {
         "rule_id",
         "severity",
@@ -120,5 +127,6 @@ def test_to_dict_has_the_documented_shape(seed_report: AuditReport) -> None:
         "message",
         "explanation",
         "fix",
+        "fingerprint",
     }
     assert sum(data["summary"].values()) == len(data["findings"])

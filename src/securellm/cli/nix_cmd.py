@@ -13,12 +13,15 @@ import typer
 
 from securellm.cli.common import fail
 from securellm.nixaudit import (
+    AuditReport,
     NixAuditError,
     Severity,
     all_rules,
     audit_repository,
     generate_blueprint,
 )
+from securellm.nixaudit.audit import audit_files
+from securellm.nixaudit.baseline import write_baseline
 from securellm.nixaudit.formats import to_sarif, to_text
 
 
@@ -29,10 +32,14 @@ class OutputFormat(StrEnum):
 
 
 PathArg = Annotated[Path, typer.Argument(help="The configuration repository (e.g. /etc/nixos).")]
+PathsArg = Annotated[
+    list[Path],
+    typer.Argument(help="The configuration repository (e.g. /etc/nixos), or .nix files."),
+]
 
 
 def audit(
-    path: PathArg,
+    paths: PathsArg,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="text, json or sarif.")
     ] = OutputFormat.text,
@@ -49,13 +56,27 @@ def audit(
             "--fail-on", help="Exit 1 when a finding is at least this severe, or 'never'."
         ),
     ] = "high",
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="Report only findings not recorded in this file."),
+    ] = None,
+    write_to: Annotated[
+        Path | None,
+        typer.Option("--write-baseline", help="Record today's findings here and exit 0."),
+    ] = None,
 ) -> None:
-    """Audit PATH and print the findings; exit 1 when one reaches --fail-on."""
+    """Audit a repository (or just some files) and print the findings.
+
+    Exit 0: nothing at or above --fail-on; 1: a finding at or above it; 2: bad arguments.
+    """
     try:
         threshold = None if fail_on.strip().lower() == "never" else Severity.parse(fail_on)
-        report = audit_repository(path, rules=rule, min_severity=min_severity)
+        report = _audit(paths, rule, min_severity, baseline)
     except NixAuditError as exc:
         fail(str(exc), 2)
+    if write_to is not None:
+        _write_baseline(write_to, report)
+        return
     rules = all_rules()
     if output_format is OutputFormat.json:
         typer.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
@@ -65,6 +86,24 @@ def audit(
         typer.echo(to_text(report, rules), nl=False)
     if threshold is not None and report.at_or_above(threshold):
         raise typer.Exit(1)
+
+
+def _audit(
+    paths: list[Path], rule: list[str] | None, min_severity: str, baseline: Path | None
+) -> AuditReport:
+    if len(paths) == 1 and paths[0].is_dir():
+        return audit_repository(paths[0], rules=rule, min_severity=min_severity, baseline=baseline)
+    if any(p.is_dir() for p in paths):
+        fail("give one directory, or one or more files", 2)
+    return audit_files(paths, rules=rule, min_severity=min_severity, baseline=baseline)
+
+
+def _write_baseline(target: Path, report: AuditReport) -> None:
+    try:
+        write_baseline(target, report)
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror}", 2)
+    typer.echo(f"wrote baseline {target} ({len(report.findings)} findings)", err=True)
 
 
 def blueprint(

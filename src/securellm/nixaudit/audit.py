@@ -6,10 +6,12 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from securellm.nixaudit.baseline import load_baseline, new_findings
 from securellm.nixaudit.model import AuditReport, Finding, Severity, UnknownRuleError
-from securellm.nixaudit.repo import Repository, load_repository
+from securellm.nixaudit.repo import Repository, load_files, load_repository
 from securellm.nixaudit.rule import Rule
 from securellm.nixaudit.rules import all_rules
+from securellm.nixaudit.suppress import silence
 
 log = logging.getLogger(__name__)
 
@@ -28,28 +30,71 @@ def select_rules(ids: Sequence[str] | None) -> list[Rule]:
 
 
 def audit_repository(
-    path: Path, *, rules: Sequence[str] | None = None, min_severity: str = "info"
+    path: Path,
+    *,
+    rules: Sequence[str] | None = None,
+    min_severity: str = "info",
+    baseline: Path | None = None,
 ) -> AuditReport:
     """Audit the NixOS configuration repository at ``path``.
 
     Bad Nix never raises (it is a ``parse-error`` finding); a path that is not a directory
-    raises InvalidPathError, an unknown rule or severity UnknownRuleError/InvalidSeverityError.
+    raises InvalidPathError, an unknown rule or severity UnknownRuleError/InvalidSeverityError,
+    a malformed ``.securellm-nix.toml`` or ``baseline`` InvalidConfigError. Findings recorded in
+    ``baseline`` are left out.
     """
     threshold = Severity.parse(min_severity)
     chosen = select_rules(rules)
+    known = load_baseline(baseline) if baseline is not None else None
     repo = load_repository(Path(path))
-    return run_rules(repo, chosen, threshold, str(path))
+    return _without_baseline(run_rules(repo, chosen, threshold, str(path)), known)
+
+
+def audit_files(
+    paths: Sequence[Path],
+    *,
+    rules: Sequence[str] | None = None,
+    min_severity: str = "info",
+    baseline: Path | None = None,
+) -> AuditReport:
+    """Audit just ``paths`` (files, e.g. from pre-commit), with the rules that judge one file
+    alone; the others are listed in ``skipped_rules``. Config and names are relative to the
+    files' git work tree (else their common parent)."""
+    threshold = Severity.parse(min_severity)
+    chosen = select_rules(rules)
+    known = load_baseline(baseline) if baseline is not None else None
+    repo = load_files([Path(p) for p in paths])
+    per_file = [r for r in chosen if not r.whole_repo]
+    report = run_rules(repo, per_file, threshold, ", ".join(str(p) for p in paths))
+    report.skipped_rules = [r.id for r in chosen if r.whole_repo]
+    return _without_baseline(report, known)
+
+
+def _without_baseline(report: AuditReport, known: frozenset[str] | None) -> AuditReport:
+    if known is not None:
+        kept = new_findings(report.findings, known)
+        report.suppressed += len(report.findings) - len(kept)
+        report.findings = kept
+    return report
 
 
 def run_rules(
     repo: Repository, rules: Sequence[Rule], threshold: Severity, label: str
 ) -> AuditReport:
+    """Run ``rules``, drop what inline comments and ``.securellm-nix.toml`` silence."""
     findings: list[Finding] = []
     for rule in rules:
         findings.extend(_run_one(rule, repo))
+    findings, suppressed = silence(findings, repo, all_rules())
     kept = [f for f in findings if f.severity.rank >= threshold.rank]
     kept.sort(key=lambda f: (-f.severity.rank, f.file, f.line, f.rule_id))
-    return AuditReport(path=label, files_scanned=len(repo.files), findings=kept)
+    return AuditReport(
+        path=label,
+        files_scanned=len(repo.files),
+        findings=kept,
+        suppressed=suppressed,
+        root=str(repo.root),
+    )
 
 
 def _run_one(rule: Rule, repo: Repository) -> list[Finding]:

@@ -23,6 +23,10 @@ class InvalidSeverityError(NixAuditError):
     """A severity name outside info, low, medium, high, critical."""
 
 
+class InvalidConfigError(NixAuditError):
+    """A ``.securellm-nix.toml`` or baseline file that cannot be read or is malformed."""
+
+
 class Severity(StrEnum):
     """How much a finding matters; compares by rank, serialises as its name."""
 
@@ -60,6 +64,7 @@ class Finding:
     message: str
     explanation: str
     fix: str
+    fingerprint: str = ""  # stable across line moves; set by the audit (see fingerprint.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +75,7 @@ class Finding:
             "message": self.message,
             "explanation": self.explanation,
             "fix": self.fix,
+            "fingerprint": self.fingerprint,
         }
 
 
@@ -80,6 +86,9 @@ class AuditReport:
     path: str
     files_scanned: int
     findings: list[Finding] = field(default_factory=list)
+    skipped_rules: list[str] = field(default_factory=list)  # need the whole repo (file mode)
+    suppressed: int = 0  # findings silenced by inline comments, the config or the baseline
+    root: str = ""  # the directory file names are relative to (not in to_dict)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -97,4 +106,6 @@ class AuditReport:
             "files_scanned": self.files_scanned,
             "findings": [f.to_dict() for f in self.findings],
             "summary": self.summary,
+            "skipped_rules": self.skipped_rules,
+            "suppressed": self.suppressed,
         }

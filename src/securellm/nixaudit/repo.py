@@ -11,6 +11,7 @@ from typing import Any
 
 import pathspec
 
+from securellm.nixaudit.gitrepo import GitIgnored, git_ignored, git_toplevel
 from securellm.nixaudit.model import InvalidPathError
 from securellm.nixaudit.nixfile import Assignment, NixFile
 from securellm.nixaudit.parser import parse_source
@@ -31,6 +32,7 @@ class Repository:
     skipped_dirs: list[str] = field(default_factory=list)
     symlinks: list[str] = field(default_factory=list)
     gitignore: pathspec.GitIgnoreSpec | None = None
+    git: GitIgnored | None = None  # set inside a git work tree: git's own ignore rules
     by_path: dict[tuple[str, ...], list[Assignment]] = field(default_factory=dict)
     scopes: list[Any] | None = None  # scope.scopes() fills it on first use
 
@@ -61,6 +63,8 @@ class Repository:
         return scope.co_evaluated(self, assignments)
 
     def is_ignored(self, rel: str, *, is_dir: bool = False) -> bool:
+        if self.git is not None:
+            return self.git.is_ignored(rel, is_dir=is_dir)
         if self.gitignore is None:
             return False
         return self.gitignore.match_file(rel + "/" if is_dir else rel)
@@ -92,13 +96,48 @@ def load_repository(root: Path) -> Repository:
     """Scan ``root``; raises InvalidPathError when it is not a readable directory."""
     if not root.is_dir():
         raise InvalidPathError(f"{root} is not a directory")
-    repo = Repository(root=root)
-    repo.gitignore = _load_gitignore(root / ".gitignore")
+    repo = _new_repository(root)
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
         _prune(repo, rel_dir, dirpath, dirnames)
         for name in sorted(filenames):
             _add_file(repo, rel_dir, Path(dirpath) / name)
+    repo.by_path = _index(f for f in repo.files.values() if f.is_module)
+    if repo.git is not None:
+        repo.git.prefetch(
+            [*(d + "/" for d in repo.skipped_dirs), *repo.symlinks, *repo.other_files]
+        )
+    return repo
+
+
+def _new_repository(root: Path) -> Repository:
+    repo = Repository(root=root, git=git_ignored(root))
+    repo.gitignore = _load_gitignore(root / ".gitignore")
+    top = git_toplevel(root) if repo.git is not None else None
+    if repo.gitignore is None and top is not None and top != root.resolve():
+        repo.gitignore = _load_gitignore(top / ".gitignore")  # the parent's rules apply here
+    return repo
+
+
+def files_root(paths: list[Path]) -> Path:
+    """Where single files are audited from: their git work tree, else their common parent."""
+    parents = [p.resolve().parent for p in paths]
+    top = git_toplevel(parents[0])
+    if top is not None and all(p.is_relative_to(top) for p in parents):
+        return top
+    return Path(os.path.commonpath(parents))
+
+
+def load_files(paths: list[Path]) -> Repository:
+    """A Repository of just ``paths`` (files), named relative to :func:`files_root`."""
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing or not paths:
+        raise InvalidPathError(f"not a directory or a file: {', '.join(missing) or '(none)'}")
+    root = files_root(paths)
+    repo = _new_repository(root)
+    for path in paths:
+        rel = PurePosixPath(path.resolve().relative_to(root).as_posix())
+        _add_file(repo, rel.parent, path)
     repo.by_path = _index(f for f in repo.files.values() if f.is_module)
     return repo
 

@@ -18,6 +18,8 @@ class Rule:
     title: ClassVar[str]
     explanation: ClassVar[str]
     fix: ClassVar[str]
+    whole_repo: ClassVar[bool] = True
+    """False for rules that judge each file alone, so they also run on single files."""
 
     def check(self, repo: Repository) -> Iterator[Finding]:
         raise NotImplementedError

@@ -14,6 +14,7 @@ MARKER = "/etc/nixos"
 class HardcodedEtcNixos(Rule):
     id = "hardcoded-etc-nixos"
     severity = Severity.MEDIUM
+    whole_repo = False
     title = "Hard-coded /etc/nixos path"
     explanation = (
         "An absolute /etc/nixos path ties the configuration to one checkout location: it "

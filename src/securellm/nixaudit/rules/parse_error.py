@@ -13,6 +13,7 @@ from securellm.nixaudit.rule import Rule
 class ParseError(Rule):
     id = "parse-error"
     severity = Severity.HIGH
+    whole_repo = False
     title = "File is not valid Nix"
     explanation = (
         "The file does not parse, so any host that imports it fails to evaluate; the other "
