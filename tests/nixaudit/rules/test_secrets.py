@@ -15,6 +15,7 @@ from pathlib import Path
 from tests.support.require import require_binary
 
 from securellm.nixaudit import AuditReport
+from securellm.nixaudit.audit import audit_files as audit_paths
 
 AuditFiles = Callable[..., AuditReport]
 RULE = ["repo-secret"]
@@ -136,3 +137,13 @@ def test_a_pem_key_inside_json_is_critical(audit_files: AuditFiles) -> None:
     key = "-----BEGIN " + "PRIVATE KEY-----\\n" + body + "\\n-----END " + "PRIVATE KEY-----\\n"
     text = '{"type": "service_account", "private_key": "' + key + '"}\n'
     assert _found(audit_files({"gcp.json": text}, RULE)) == [("gcp.json", "critical")]
+
+
+def test_single_file_mode_checks_the_files_it_is_given(tmp_path: Path) -> None:
+    private, _ = _ssh_key(tmp_path)
+    target = tmp_path / "staged" / "deploy_key"
+    target.parent.mkdir()
+    target.write_text(private)
+    report = audit_paths([target], rules=RULE)
+    assert [f.severity.value for f in report.findings] == ["critical"]
+    assert "repo-secret" not in report.skipped_rules

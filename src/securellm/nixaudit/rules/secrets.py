@@ -106,8 +106,13 @@ class SecretByContent(Rule):
         "on the machine). Files encrypted by sops or age are recognised and not reported."
     )
 
+    whole_repo = False  # each file is judged alone: also runs on the files pre-commit passes
+
     def check(self, repo: Repository) -> Iterator[Finding]:
-        for rel in sorted([*repo.files, *repo.other_files]):
+        names = sorted([*repo.files, *repo.other_files])
+        if repo.git is not None:
+            repo.git.prefetch(names)  # one git call for the whole tree, not one per file
+        for rel in names:
             if repo.is_ignored(rel):
                 continue
             text = _read_text(repo, rel)
