@@ -8,7 +8,7 @@ from collections import Counter
 from securellm.nixaudit import scope
 from securellm.nixaudit.flake import locked_inputs
 from securellm.nixaudit.nixfile import NixFile
-from securellm.nixaudit.orphans import orphan_modules
+from securellm.nixaudit.orphans import autoloader, orphan_modules
 from securellm.nixaudit.repo import Repository, host_of
 
 KIND_NAMES = {"nixos": "NixOS", "darwin": "nix-darwin", "home": "home-manager"}
@@ -73,6 +73,9 @@ def root_files_section(repo: Repository) -> str:
 
 def orphans_section(repo: Repository) -> str:
     lines = ["## Orphan modules", ""]
+    loader = autoloader(repo)
+    if loader is not None:
+        return "\n".join([*lines, f"Not checked: the `{loader}` input loads modules by directory."])
     orphans = orphan_modules(repo)
     if not orphans:
         return "\n".join([*lines, "Every module is imported by a host or another module."])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.nixaudit.conftest import module
@@ -26,4 +27,36 @@ def test_a_module_named_by_a_root_relative_string_is_not_an_orphan(tmp_path: Pat
 def test_modules_under_a_scanned_directory_are_not_orphans(tmp_path: Path) -> None:
     root = _repo(tmp_path)
     (root / "hosts/mac/default.nix").write_text(module("imports = mapModules ./../../modules;"))
+    assert audit_repository(root, rules=["orphan-module"]).findings == []
+
+
+def test_a_module_named_under_an_interpolated_root_is_not_an_orphan(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    (root / "hosts/mac/default.nix").write_text(module('imports = [ "${self}/modules/old.nix" ];'))
+    assert audit_repository(root, rules=["orphan-module"]).findings == []
+
+
+def test_files_a_host_directory_loads_by_convention_are_not_orphans(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    (root / "machines/box").mkdir(parents=True)
+    (root / "machines/box/disko.nix").write_text(module("disko.devices = { };"))
+    found = [f.file for f in audit_repository(root, rules=["orphan-module"]).findings]
+    assert found == ["modules/old.nix"]
+
+
+def test_nothing_is_an_orphan_when_an_input_loads_modules_by_directory(
+    tmp_path: Path,
+) -> None:
+    root = _repo(tmp_path)
+    lock = {
+        "nodes": {
+            "nixos-unified": {
+                "locked": {"type": "github", "owner": "srid", "repo": "nixos-unified"}
+            },
+            "root": {"inputs": {"nixos-unified": "nixos-unified"}},
+        },
+        "root": "root",
+        "version": 7,
+    }
+    (root / "flake.lock").write_text(json.dumps(lock))
     assert audit_repository(root, rules=["orphan-module"]).findings == []
