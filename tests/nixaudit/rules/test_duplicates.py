@@ -222,3 +222,14 @@ def test_mkif_on_a_module_local_cfg_is_not_the_same_condition(audit_files: Audit
         RULE,
     )
     assert report.findings == []
+
+
+def test_interpolated_attribute_names_are_module_local(audit_files: AuditFiles) -> None:
+    report = audit_files(
+        {
+            "a.nix": 'services.nginx.virtualHosts.${domain}.root = "/srv/a";',
+            "b.nix": 'services.nginx.virtualHosts.${domain}.root = "/srv/b";',
+        },
+        RULE,
+    )
+    assert report.findings == []

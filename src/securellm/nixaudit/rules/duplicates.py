@@ -39,6 +39,8 @@ def conflict(path: tuple[str, ...], defs: list[Assignment]) -> list[Assignment] 
     """The definitions of ``path`` that would be reported as differing, if any."""
     if len(files_of(defs)) < 2 or any(d.kind not in SCALAR_KINDS for d in defs):
         return None
+    if any("${" in name for name in path):
+        return None  # virtualHosts.${domain}: each module's own binding, not one attribute
     if merge_of(path) is Merge.MERGES:
         return None
     for subset in exclusive_sets(defs):
