@@ -53,7 +53,7 @@ def orphan_modules(repo: Repository) -> list[str]:
         return []
     imported = {e.target for e in graph.edges(repo) if e.exists}
     roots = {r for s in scope.scopes(repo) for r in s.roots}
-    scanned = _scanned_dirs(repo)
+    scanned = scanned_paths(repo)
     tails = _rooted_tails(repo)
     found = []
     for name, nix_file in sorted(repo.files.items()):
@@ -95,7 +95,7 @@ def _suffixes(name: str) -> set[str]:
     return found
 
 
-def _scanned_dirs(repo: Repository) -> set[str]:
+def scanned_paths(repo: Repository) -> set[str]:
     """Files and directories some literal names (the part before any ``${``).
 
     Path literals are relative to their file; strings such as ``"hosts/common/core"``
@@ -120,6 +120,7 @@ def _named(repo: Repository, source: str, text: str, is_path: bool) -> str:
             return ""
         text = text.strip('"')
         base = ""
+    interpolated = "${" in text
     joined = posixpath.normpath(posixpath.join(base, text.split("${", 1)[0]))
     if joined in repo.files:
         return joined
@@ -127,5 +128,8 @@ def _named(repo: Repository, source: str, text: str, is_path: bool) -> str:
         is_dir = (repo.root / joined).is_dir()
     except OSError:
         return ""
-    target = joined if is_dir else posixpath.dirname(joined)
+    plain = not interpolated and joined != posixpath.dirname(source)  # ./. is a scan
+    if is_dir and f"{joined}/default.nix" in repo.files and plain:
+        return f"{joined}/default.nix"  # a plain import of the directory, not a scan
+    target = joined if is_dir else posixpath.dirname(joined) if interpolated else ""
     return "" if not target or target == "." or target.startswith("..") else target

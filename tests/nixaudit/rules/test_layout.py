@@ -77,3 +77,28 @@ def test_missing_import_in_a_flake_template_is_low(audit_files: AuditFiles) -> N
         ["missing-import"],
     )
     assert [f.severity.value for f in report.findings] == ["low"]
+
+
+def test_a_directory_a_function_scans_needs_no_default_nix(audit_files: AuditFiles) -> None:
+    report = audit_files(
+        {
+            "default.nix": "imports = mapModulesRec' ./modules import;",
+            "modules/a.nix": "x = 1;",
+            "modules/b.nix": "y = 1;",
+        },
+        ["missing-default-nix"],
+    )
+    assert report.findings == []
+
+
+def test_a_directory_only_named_by_file_imports_still_needs_one(audit_files: AuditFiles) -> None:
+    report = audit_files(
+        {
+            "hosts/a/configuration.nix": "imports = [ ../../profiles/x.nix ../../profiles/y.nix ];",
+            "profiles/x.nix": "x = 1;",
+            "profiles/y.nix": "y = 1;",
+            "profiles/notes.txt": "not nix",
+        },
+        ["missing-default-nix"],
+    )
+    assert [f.message for f in report.findings] == ["profiles/ holds 2 modules and no default.nix"]

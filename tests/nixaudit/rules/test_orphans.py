@@ -60,3 +60,15 @@ def test_nothing_is_an_orphan_when_an_input_loads_modules_by_directory(
     }
     (root / "flake.lock").write_text(json.dumps(lock))
     assert audit_repository(root, rules=["orphan-module"]).findings == []
+
+
+def test_files_a_module_collects_from_its_own_directory_are_not_orphans(
+    tmp_path: Path,
+) -> None:
+    root = _repo(tmp_path)
+    (root / "modules/news").mkdir()
+    (root / "modules/news/default.nix").write_text(module("news = collect ./.;"))
+    (root / "modules/news/2024-01.nix").write_text(module("message = 1;"))
+    (root / "hosts/mac/default.nix").write_text(module("imports = [ ../../modules/news ];"))
+    found = [f.file for f in audit_repository(root, rules=["orphan-module"]).findings]
+    assert found == ["modules/old.nix"]

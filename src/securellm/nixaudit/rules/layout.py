@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from securellm.nixaudit import graph
 from securellm.nixaudit.model import Finding, Severity
+from securellm.nixaudit.orphans import autoloader, scanned_paths
 from securellm.nixaudit.repo import Repository
 from securellm.nixaudit.rule import Rule
 
@@ -25,13 +26,16 @@ class MissingDefaultNix(Rule):
     fix = "Add a default.nix in the directory whose `imports` lists the directory's modules."
 
     def check(self, repo: Repository) -> Iterator[Finding]:
+        if autoloader(repo) is not None:
+            return  # an input loads the directories by convention: no aggregator is wanted
+        scanned = scanned_paths(repo)
         by_dir: dict[str, list[str]] = defaultdict(list)
         for name, nix_file in repo.files.items():
             if nix_file.is_module:
                 by_dir[posixpath.dirname(name)].append(name)
         for directory in sorted(by_dir):
             modules = sorted(by_dir[directory])
-            if directory == "" or len(modules) < 2:
+            if directory == "" or len(modules) < 2 or _is_scanned(directory, scanned):
                 continue
             if (
                 f"{directory}/default.nix" in repo.files
@@ -43,6 +47,11 @@ class MissingDefaultNix(Rule):
                 1,
                 f"{directory}/ holds {len(modules)} modules and no default.nix",
             )
+
+
+def _is_scanned(directory: str, scanned: set[str]) -> bool:
+    """A directory (or one above it) handed to a function that loads it (``mapModules ./x``)."""
+    return any(directory == d or directory.startswith(d + "/") for d in scanned)
 
 
 class ModuleTooLarge(Rule):
