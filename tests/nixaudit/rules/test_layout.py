@@ -102,3 +102,14 @@ def test_a_directory_only_named_by_file_imports_still_needs_one(audit_files: Aud
         ["missing-default-nix"],
     )
     assert [f.message for f in report.findings] == ["profiles/ holds 2 modules and no default.nix"]
+
+
+def test_an_agenix_rules_file_is_not_counted_as_a_module(audit_files: AuditFiles) -> None:
+    report = audit_files(
+        {
+            "secrets/secrets.nix": '{ "wifi.age".publicKeys = [ "age1x" ]; }',
+            "secrets/identities.nix": "x = 1;",
+        },
+        ["missing-default-nix"],
+    )
+    assert report.findings == []

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from securellm.nixaudit import graph
 from securellm.nixaudit.model import Finding, Severity
-from securellm.nixaudit.orphans import autoloader, scanned_paths
+from securellm.nixaudit.orphans import NOT_MODULES, autoloader, scanned_paths
 from securellm.nixaudit.repo import Repository
 from securellm.nixaudit.rule import Rule
 
@@ -31,7 +31,7 @@ class MissingDefaultNix(Rule):
         scanned = scanned_paths(repo)
         by_dir: dict[str, list[str]] = defaultdict(list)
         for name, nix_file in repo.files.items():
-            if nix_file.is_module:
+            if nix_file.is_module and posixpath.basename(name) not in NOT_MODULES:
                 by_dir[posixpath.dirname(name)].append(name)
         for directory in sorted(by_dir):
             modules = sorted(by_dir[directory])
