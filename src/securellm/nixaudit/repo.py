@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pathspec
 
@@ -15,6 +15,9 @@ from securellm.nixaudit.gitrepo import GitIgnored, git_ignored, git_toplevel
 from securellm.nixaudit.model import InvalidPathError
 from securellm.nixaudit.nixfile import Assignment, NixFile
 from securellm.nixaudit.parser import parse_source
+
+if TYPE_CHECKING:
+    from securellm.nixaudit.scope import Scope
 
 SKIPPED_DIRS = frozenset({".git", ".hg", ".jj", ".direnv", "node_modules", "target", "__pycache__"})
 """Directories never descended into; the artifact rule reports the heavy ones."""
@@ -34,7 +37,7 @@ class Repository:
     gitignore: pathspec.GitIgnoreSpec | None = None
     git: GitIgnored | None = None  # set inside a git work tree: git's own ignore rules
     by_path: dict[tuple[str, ...], list[Assignment]] = field(default_factory=dict)
-    scopes: list[Any] | None = None  # scope.scopes() fills it on first use
+    scopes: list[Scope] | None = None  # scope.scopes() fills it on first use
 
     def definitions(self, *path: str) -> list[Assignment]:
         """Every definition of exactly ``path`` across files."""
