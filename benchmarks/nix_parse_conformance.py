@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from securellm.nixaudit.nixcheck import NixVerdict, find_nix, nix_verdicts
+from securellm.nixaudit.nixcheck import NixVerdict, find_nix, isolated_env, nix_verdicts
 from securellm.nixaudit.parser import parse_source
 
 
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     mine = ours(files)
     our_s = time.perf_counter() - start
     start = time.perf_counter()
-    theirs = nix_verdicts(binary, files, workers=opts.workers)
+    with tempfile.TemporaryDirectory() as home:  # Nix's defaults, not this user's nix.conf
+        theirs = nix_verdicts(binary, files, workers=opts.workers, env=isolated_env(Path(home)))
     nix_s = time.perf_counter() - start
     we_reject, nix_rejects, unknown = disagreements(files, mine, theirs)
     for line in we_reject + nix_rejects + unknown:

@@ -197,3 +197,13 @@ def test_pre_commit_hook_passes_valid_files(tmp_path: Path) -> None:
         app, [*hook["entry"].split()[1:], *hook["args"], str(tmp_path / "ok.nix")]
     )
     assert result.exit_code == 0
+
+
+def test_write_baseline_records_every_finding_even_with_a_baseline(
+    seed: Path, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    runner.invoke(app, ["nix", "audit", str(seed), "--write-baseline", str(first)])
+    args = ["--baseline", str(first), "--write-baseline", str(second)]
+    runner.invoke(app, ["nix", "audit", str(seed), *args])
+    assert json.loads(second.read_text()) == json.loads(first.read_text())

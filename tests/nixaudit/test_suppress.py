@@ -102,3 +102,11 @@ def test_config_severity_override_changes_that_rule_only(audit_files: AuditFiles
 def test_malformed_config_is_an_error_not_a_silent_pass(audit_files: AuditFiles, text: str) -> None:
     with pytest.raises(InvalidConfigError):
         audit_files({"m.nix": TWO_PATHS, ".securellm-nix.toml": text}, rules=RULES)
+
+
+def test_inline_ignore_may_give_a_reason_after_the_ids(audit_files: AuditFiles) -> None:
+    source = TWO_PATHS.replace(
+        "a.nix;", "a.nix; # securellm-nix: ignore hardcoded-etc-nixos this host is special"
+    )
+    report = audit_files({"m.nix": source}, rules=RULES)
+    assert found(report) == [("hardcoded-etc-nixos", "m.nix", 3)]

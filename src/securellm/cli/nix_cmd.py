@@ -71,7 +71,7 @@ def audit(
     """
     try:
         threshold = None if fail_on.strip().lower() == "never" else Severity.parse(fail_on)
-        report = _audit(paths, rule, min_severity, baseline)
+        report = _audit(paths, rule, min_severity, None if write_to else baseline)
     except NixAuditError as exc:
         fail(str(exc), 2)
     if write_to is not None:

@@ -3,6 +3,8 @@
 ``git check-ignore --no-index`` applies every ``.gitignore`` from the top of the work tree
 down, ``.git/info/exclude`` and the user's excludes file, exactly as git does; tracked files
 that a pattern matches count as ignored too (the question is whether the rules cover them).
+The audited repository may be untrusted: git runs with its fsmonitor hook off, no pager,
+and only commands that read (no checkout, so no filters or hooks).
 """
 
 from __future__ import annotations
@@ -13,25 +15,31 @@ from collections.abc import Iterable
 from pathlib import Path
 
 GIT_TIMEOUT_S = 30.0
+_SAFE = ("-c", "core.fsmonitor=false", "--no-pager")
 
 
-def git_toplevel(path: Path) -> Path | None:
-    """The top of the git work tree holding directory ``path``; None outside one or no git."""
-    git = shutil.which("git")
-    if git is None:
-        return None
+def _git(git: str, root: Path, *args: str, stdin: bytes = b"") -> bytes | None:
+    """stdout of ``git -C root ARGS``; None when it fails, times out or cannot start."""
     try:
         result = subprocess.run(
-            [git, "-C", str(path), "rev-parse", "--show-toplevel"],
+            [git, *_SAFE, "-C", str(root), *args],
+            input=stdin,
             capture_output=True,
             timeout=GIT_TIMEOUT_S,
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    if result.returncode != 0:
-        return None
-    return Path(result.stdout.decode("utf-8", "replace").strip())
+    # check-ignore exits 1 when nothing is ignored: stdout is then simply empty.
+    return result.stdout if result.returncode in (0, 1) else None
+
+
+def git_toplevel(path: Path) -> Path | None:
+    """The top of the git work tree holding directory ``path``; None outside one or no git."""
+    git = shutil.which("git")
+    out = _git(git, path, "rev-parse", "--show-toplevel") if git else None
+    text = out.decode("utf-8", "replace").strip() if out else ""
+    return Path(text) if text else None
 
 
 class GitIgnored:
@@ -47,7 +55,9 @@ class GitIgnored:
         todo = [r for r in dict.fromkeys(rels) if r not in self.known]
         if not todo:
             return
-        ignored = self._ask(todo)
+        stdin = b"".join(r.encode("utf-8", "surrogateescape") + b"\0" for r in todo)
+        out = _git(self.git, self.root, "check-ignore", "--no-index", "--stdin", "-z", stdin=stdin)
+        ignored = set((out or b"").decode("utf-8", "surrogateescape").split("\0"))
         for rel in todo:
             self.known[rel] = rel in ignored
 
@@ -56,21 +66,6 @@ class GitIgnored:
         if key not in self.known:
             self.prefetch([key])
         return self.known.get(key, False)
-
-    def _ask(self, rels: list[str]) -> set[str]:
-        stdin = b"".join(r.encode("utf-8", "surrogateescape") + b"\0" for r in rels)
-        try:
-            result = subprocess.run(
-                [self.git, "-C", str(self.root), "check-ignore", "--no-index", "--stdin", "-z"],
-                input=stdin,
-                capture_output=True,
-                timeout=GIT_TIMEOUT_S,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return set()
-        out = result.stdout.decode("utf-8", "surrogateescape")
-        return {p for p in out.split("\0") if p}
 
 
 def git_ignored(root: Path) -> GitIgnored | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +32,12 @@ class NixVerdict:
     error: str = ""
 
 
-def nix_parse(binary: str, path: Path, *, timeout: float = TIMEOUT_S) -> NixVerdict:
-    """Run ``nix-instantiate --parse path``; the verdict with Nix's first ``error:`` line."""
+def nix_parse(
+    binary: str, path: Path, *, timeout: float = TIMEOUT_S, env: Mapping[str, str] | None = None
+) -> NixVerdict:
+    """Run ``nix-instantiate --parse path``; the verdict with Nix's first ``error:`` line.
+
+    ``env`` replaces the environment (None: the caller's, so the user's nix.conf applies)."""
     try:
         result = subprocess.run(
             [binary, "--parse", "--", str(path)],
@@ -41,6 +45,7 @@ def nix_parse(binary: str, path: Path, *, timeout: float = TIMEOUT_S) -> NixVerd
             capture_output=True,
             timeout=timeout,
             check=False,
+            env=None if env is None else dict(env),
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return NixVerdict(None, type(exc).__name__)
@@ -52,17 +57,22 @@ def nix_parse(binary: str, path: Path, *, timeout: float = TIMEOUT_S) -> NixVerd
     return NixVerdict(False, errors[0].split("error:", 1)[1].strip())
 
 
-def nix_accepts(binary: str, path: Path, *, timeout: float = TIMEOUT_S) -> bool | None:
-    """True when Nix parses ``path``, False when it reports an error, None when it cannot say."""
-    return nix_parse(binary, path, timeout=timeout).accepted
-
-
 def nix_verdicts(
-    binary: str, paths: Iterable[Path], *, workers: int | None = None
+    binary: str,
+    paths: Iterable[Path],
+    *,
+    workers: int | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> dict[Path, NixVerdict]:
     """``nix_parse`` for each path, run ``workers`` at a time (default: one per CPU)."""
     todo = list(paths)
     count = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=count) as pool:
-        verdicts = pool.map(lambda p: nix_parse(binary, p), todo)
+        verdicts = pool.map(lambda p: nix_parse(binary, p, env=env), todo)
         return dict(zip(todo, verdicts, strict=True))
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """The caller's environment with HOME and Nix's state under ``home``: Nix's defaults,
+    no user nix.conf, nothing written outside ``home``."""
+    return {**os.environ, "HOME": str(home), "NIX_STATE_DIR": str(home / "state")}

@@ -1,6 +1,7 @@
 """What the user silenced: inline comments, ``.securellm-nix.toml`` and severity overrides.
 
-Inline: ``# securellm-nix: ignore rule-a, rule-b`` on the finding's line or the line above.
+Inline: ``# securellm-nix: ignore rule-a, rule-b [reason]`` after code on the finding's line,
+or alone on the line above it.
 Config (in the audited repository's root)::
 
     disable = ["gitignore-gap"]            # rules that never run
@@ -30,7 +31,8 @@ from securellm.nixaudit.nixfile import NixFile
 from securellm.nixaudit.repo import Repository
 
 CONFIG_NAME = ".securellm-nix.toml"
-_INLINE = re.compile(r"securellm-nix:\s*ignore\s+([A-Za-z0-9_,\- ]+)")
+# Rule ids, comma-separated; anything after them (a reason) is free text.
+_INLINE = re.compile(r"securellm-nix:\s*ignore\s+([\w-]+(?:\s*,\s*[\w-]+)*)")
 
 
 @dataclass(frozen=True, slots=True)

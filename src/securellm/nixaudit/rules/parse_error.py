@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from securellm.nixaudit.model import Finding, Severity
-from securellm.nixaudit.nixcheck import find_nix, nix_accepts
+from securellm.nixaudit.nixcheck import find_nix, nix_verdicts
 from securellm.nixaudit.repo import Repository
 from securellm.nixaudit.rule import Rule
 
@@ -22,12 +22,12 @@ class ParseError(Rule):
     fix = "Fix the syntax at the reported line; check with `nix-instantiate --parse FILE`."
 
     def check(self, repo: Repository) -> Iterator[Finding]:
+        broken = {n: f.parse_error for n, f in sorted(repo.files.items()) if f.parse_error}
         nix = find_nix()
-        for name, nix_file in sorted(repo.files.items()):
-            if nix_file.parse_error is None:
-                continue
-            line, message = nix_file.parse_error
-            if nix is not None and nix_accepts(nix, repo.root / name):
+        verdicts = nix_verdicts(nix, [repo.root / n for n in broken]) if nix and broken else {}
+        for name, (line, message) in broken.items():
+            verdict = verdicts.get(repo.root / name)
+            if verdict is not None and verdict.accepted:
                 yield self.finding(
                     name,
                     line,
