@@ -92,3 +92,34 @@ def test_missing_token_is_named_at_its_place() -> None:
 def test_file_with_only_comments_is_not_valid_nix() -> None:
     error = parse_source((SYNTAX / "invalid" / "only_comment.nix").read_bytes()).parse_error
     assert error is not None and "no Nix expression" in error[1]
+
+
+def busy_then_ok_nix(tmp_path: Path, busy_times: int) -> str:
+    """A stand-in for nix-instantiate that reports a locked database ``busy_times`` times,
+    then accepts: how Nix answers when processes started together race for its state."""
+    counter = tmp_path / "calls"
+    script = tmp_path / "nix-instantiate"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import pathlib, sys\n"
+        f"c = pathlib.Path({str(counter)!r})\n"
+        "n = int(c.read_text()) if c.exists() else 0\n"
+        "c.write_text(str(n + 1))\n"
+        f"if n < {busy_times}:\n"
+        "    sys.stderr.write(\"error: SQLite database '/s/db.sqlite' is busy\\n\")\n"
+        "    sys.exit(1)\n"
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_locked_nix_database_is_asked_again_not_a_syntax_error(tmp_path: Path) -> None:
+    nix = busy_then_ok_nix(tmp_path, busy_times=2)
+    assert nix_parse(nix, tmp_path / "x.nix").accepted is True
+
+
+def test_nix_database_locked_every_time_gives_no_verdict(tmp_path: Path) -> None:
+    nix = busy_then_ok_nix(tmp_path, busy_times=99)
+    verdict = nix_parse(nix, tmp_path / "x.nix")
+    assert verdict.accepted is None
+    assert "is busy" in verdict.error

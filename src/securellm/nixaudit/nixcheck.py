@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,6 +18,11 @@ from pathlib import Path
 
 NIX_INSTANTIATE = "nix-instantiate"
 TIMEOUT_S = 30.0
+# Nix opens its SQLite state even to parse; processes started together can find it locked
+# ("SQLite database '...' is busy"), which says nothing about the file: ask again.
+_BUSY_MARK = "is busy"
+_BUSY_TRIES = 4
+_BUSY_PAUSE_S = 0.2
 
 
 def find_nix() -> str | None:
@@ -37,7 +43,19 @@ def nix_parse(
 ) -> NixVerdict:
     """Run ``nix-instantiate --parse path``; the verdict with Nix's first ``error:`` line.
 
-    ``env`` replaces the environment (None: the caller's, so the user's nix.conf applies)."""
+    ``env`` replaces the environment (None: the caller's, so the user's nix.conf applies).
+    A locked Nix database is retried, then is no verdict (never a syntax error)."""
+    for attempt in range(_BUSY_TRIES):
+        verdict = _parse_once(binary, path, timeout=timeout, env=env)
+        if _BUSY_MARK not in verdict.error:
+            return verdict
+        time.sleep(_BUSY_PAUSE_S * (attempt + 1))
+    return NixVerdict(None, verdict.error)
+
+
+def _parse_once(
+    binary: str, path: Path, *, timeout: float, env: Mapping[str, str] | None
+) -> NixVerdict:
     try:
         result = subprocess.run(
             [binary, "--parse", "--", str(path)],
@@ -67,6 +85,17 @@ def nix_verdicts(
     """``nix_parse`` for each path, run ``workers`` at a time (default: one per CPU)."""
     todo = list(paths)
     count = workers or os.cpu_count() or 1
+    if todo:  # one alone first, so a fresh state dir is created by one process, not many
+        first = {todo[0]: nix_parse(binary, todo[0], env=env)}
+        rest = _verdicts_pool(binary, todo[1:], count, env)
+        return first | rest
+    return {}
+
+
+def _verdicts_pool(
+    binary: str, todo: list[Path], count: int, env: Mapping[str, str] | None
+) -> dict[Path, NixVerdict]:
+    """``nix_parse`` over ``todo`` in a pool of ``count`` threads."""
     with ThreadPoolExecutor(max_workers=count) as pool:
         verdicts = pool.map(lambda p: nix_parse(binary, p, env=env), todo)
         return dict(zip(todo, verdicts, strict=True))
