@@ -39,6 +39,7 @@ class ModelMeta:
     embedding_bytes: int = 0
     tied_embeddings: bool = False
     layer_bytes: tuple[int, ...] = field(default=())
+    chat_template: str | None = None  # tokenizer.chat_template, the model's own chat format
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,6 +135,7 @@ def _meta(reader: Any, tensors: list[Any]) -> ModelMeta:
     embd = _int(hp("embedding_length"))
     names = {str(t.name) for t in tensors}
     title = _field(reader, "general.name")
+    template = _field(reader, "tokenizer.chat_template")
     return ModelMeta(
         architecture=arch,
         name=title if isinstance(title, str) else None,
@@ -154,6 +156,7 @@ def _meta(reader: Any, tensors: list[Any]) -> ModelMeta:
         embedding_bytes=sum(int(t.n_bytes) for t in tensors if t.name == "token_embd.weight"),
         tied_embeddings="output.weight" not in names,
         layer_bytes=_layer_bytes(tensors, layers),
+        chat_template=template if isinstance(template, str) and template.strip() else None,
     )
 
 

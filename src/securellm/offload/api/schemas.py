@@ -107,6 +107,14 @@ class OpenAIModelList(OpenModel):
     data: list[OpenAIModel]
 
 
+class ChatFormat(OpenModel):
+    """How chats become prompts: ``source`` null means the model cannot chat (``reason``)."""
+
+    source: Literal["config", "gguf", "known-model"] | None
+    format: str | None
+    reason: str | None
+
+
 class ModelEntry(OpenModel):
     id: str
     path: str
@@ -119,6 +127,7 @@ class ModelEntry(OpenModel):
     context_length: int | None
     estimate_mib: int | None
     loaded: bool
+    chat: ChatFormat
 
 
 class ModelList(OpenModel):
