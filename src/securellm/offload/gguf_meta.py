@@ -10,6 +10,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 _SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
+META_SCHEMA = 2  # 2: chat_template; the registry reads a file again whose meta is older
 
 
 class UnusableModel(Exception):
@@ -40,6 +41,7 @@ class ModelMeta:
     tied_embeddings: bool = False
     layer_bytes: tuple[int, ...] = field(default=())
     chat_template: str | None = None  # tokenizer.chat_template, the model's own chat format
+    schema: int = META_SCHEMA
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,6 +49,7 @@ class ModelMeta:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelMeta:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known.setdefault("schema", 1)
         for key in ("kv_heads", "swa_pattern", "layer_bytes"):
             known[key] = tuple(known.get(key) or ())
         return cls(**known)
