@@ -147,3 +147,11 @@ def test_a_chat_with_a_model_that_cannot_chat_is_422_before_any_load(client: Tes
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "no_chat_template"
     assert client.get("/health/vram").json()["loaded"] == []
+
+
+def test_requests_for_unknown_models_leave_no_queue_behind(client: TestClient) -> None:
+    for name in ("nope-1", "nope-2"):
+        body = {"model": name, "prompt": "hi"}
+        assert client.post("/v1/completions", json=body).status_code == 404
+    admission = client.app.state.service.admission  # type: ignore[attr-defined]
+    assert admission.existing("nope-1") is None and admission.existing("nope-2") is None

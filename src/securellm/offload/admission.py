@@ -121,6 +121,10 @@ class Admission:
         self._settings = settings
         self._gates: dict[str, Gate] = {}
 
+    def existing(self, model_id: str) -> Gate | None:
+        """The gate if the model has had requests (an unknown id makes none)."""
+        return self._gates.get(model_id)
+
     def gate(self, model_id: str) -> Gate:
         gate = self._gates.get(model_id)
         if gate is None:

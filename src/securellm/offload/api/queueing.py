@@ -15,7 +15,7 @@ from starlette.responses import Response
 from securellm.offload.admission import Gate, Ticket
 from securellm.offload.api.errors import error_response
 from securellm.offload.chat_format import resolve
-from securellm.offload.errors import NoChatTemplate
+from securellm.offload.errors import NoChatTemplate, QueueFull
 from securellm.offload.scheduler import Slot
 from securellm.offload.service import OffloadService
 
@@ -63,12 +63,16 @@ async def admit(
     service: OffloadService, request: Request, model_id: str
 ) -> tuple[Slot, Ticket] | None:
     """Load (or join) ``model_id`` and wait for a slot on it; ``None``: the client left."""
-    gate = service.admission.gate(model_id)
-    if gate.full():
-        raise gate.refuse()
+    known = service.admission.existing(model_id)
+    if known is not None and known.full():
+        raise _refused(service, known)
     slot = await service.scheduler.acquire(model_id)
+    gate = service.admission.gate(model_id)  # only for models that exist (acquire checked)
     try:
         ticket = await wait_turn(gate, request)
+    except QueueFull:
+        service.scheduler.release(slot)
+        raise _refused(service, gate) from None
     except BaseException:
         service.scheduler.release(slot)
         raise
@@ -76,3 +80,8 @@ async def admit(
         service.scheduler.release(slot)
         return None
     return slot, ticket
+
+
+def _refused(service: OffloadService, gate: Gate) -> QueueFull:
+    service.metrics.requests.labels(gate.model_id, "503").inc()
+    return gate.refuse()
