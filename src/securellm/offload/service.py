@@ -12,14 +12,13 @@ from pathlib import Path
 import aiohttp
 
 from securellm.core.config import OffloadSettings, Settings
-from securellm.offload import chat_format
 from securellm.offload.admission import Admission
 from securellm.offload.backends.base import ModelServer
 from securellm.offload.backends.llamacpp import LlamaCppServer, render_command
 from securellm.offload.backends.ollama import OllamaServer
 from securellm.offload.backends.ports import PortAllocator
 from securellm.offload.bundled import bundled_model_path
-from securellm.offload.chat_format import server_args
+from securellm.offload.chat_format import resolve, server_args
 from securellm.offload.discovery import Candidate, discover
 from securellm.offload.errors import BackendError
 from securellm.offload.estimate import LoadParams
@@ -90,7 +89,7 @@ class ProcessFactory:
         )
 
     def _extra_args(self, record: ModelRecord) -> list[str]:
-        chat = server_args(self._settings, chat_format.resolve(self._settings, record))
+        chat = server_args(self._settings, resolve(self._settings, record))
         return [*self._settings.policy(record.id).extra_args, *chat]
 
     def release(self, server: ModelServer) -> None:

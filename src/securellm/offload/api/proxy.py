@@ -114,11 +114,12 @@ async def forward(service: OffloadService, request: Request, path: str) -> Respo
     held = await admit(service, request, model_id)
     if held is None:
         return client_gone()
-    lease = Lease(service.scheduler, *held)
-    payload["model"] = held[0].server.upstream_model
+    slot, ticket = held
+    lease = Lease(service.scheduler, slot, ticket)
+    payload["model"] = slot.server.upstream_model
     streaming = False
     try:
-        lease.upstream = await _post(service, held[0].server.base_url + path, payload, model_id)
+        lease.upstream = await _post(service, slot.server.base_url + path, payload, model_id)
         status = lease.upstream.status
         service.metrics.requests.labels(model_id, str(status)).inc()
         streaming = bool(payload.get("stream")) and status == 200
