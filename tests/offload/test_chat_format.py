@@ -88,3 +88,10 @@ def test_the_gemma_base_model_is_known_by_its_metadata_wherever_it_lies(
 def test_a_gemma_with_a_template_uses_the_template(gemma_meta: ModelMeta) -> None:
     chat = resolve(OffloadSettings(), _record(replace(gemma_meta, chat_template=TEMPLATE)))
     assert chat.source == "gguf"
+
+
+def test_an_ollama_model_served_by_ollama_uses_ollamas_template() -> None:
+    settings = OffloadSettings(ollama_url="http://127.0.0.1:11434")
+    record = replace(_record(ModelMeta()), format="ollama")
+    assert resolve(settings, record).source == "gguf"
+    assert not resolve(OffloadSettings(), record).usable  # served from its blob: the GGUF rule

@@ -57,8 +57,8 @@ def resolve(settings: OffloadSettings, record: ModelRecord) -> ChatFormat:
         return ChatFormat("config", policy.chat_format)
     if any(arg.split("=", 1)[0] in CHAT_FLAGS for arg in policy.extra_args):
         return ChatFormat("config", None)
-    if record.format == "ollama":
-        return ChatFormat("gguf", None)  # Ollama's manifest carries the template
+    if record.format == "ollama" and settings.ollama_url:
+        return ChatFormat("gguf", None)  # Ollama applies its manifest's template
     meta = record.meta
     if meta is not None and meta.chat_template:
         return ChatFormat("gguf", None)
