@@ -195,3 +195,12 @@ def test_gpu_status_with_gpu_nvml_and_no_nvml_exits_with_one_line(
     assert result.exit_code == 1
     [line] = result.output.strip().splitlines()
     assert line.startswith('error: gpu = "nvml"')
+
+
+def test_models_list_says_which_models_cannot_chat(config: Path) -> None:
+    runner.invoke(app, ["models", "scan", "--config", str(config)])
+    listed = runner.invoke(app, ["models", "list", "--json", "--config", str(config)])
+    rows = {row["id"]: row for row in json.loads(listed.output)["data"]}
+    assert "tokenizer.chat_template" in rows["tiny-llama"]["chat"]["reason"]
+    table = runner.invoke(app, ["models", "list", "--config", str(config)], env={"COLUMNS": "200"})
+    assert "completions only: no chat template" in table.output

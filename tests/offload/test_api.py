@@ -15,7 +15,7 @@ from .conftest import TinyWriter
 
 MODEL_KEYS = {
     "id", "path", "format", "usable", "reason", "architecture", "parameters", "quantization",
-    "context_length", "estimate_mib", "loaded",
+    "context_length", "estimate_mib", "loaded", "chat",
 }  # fmt: skip
 
 
@@ -133,3 +133,25 @@ def test_wrong_method_is_405_naming_the_allowed_ones(client: TestClient) -> None
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_model_without_a_chat_template_is_listed_with_the_reason(client: TestClient) -> None:
+    [entry] = client.get("/models").json()["data"]
+    assert entry["chat"]["source"] is None
+    assert "tokenizer.chat_template" in entry["chat"]["reason"]
+
+
+def test_a_chat_with_a_model_that_cannot_chat_is_422_before_any_load(client: TestClient) -> None:
+    body = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "no_chat_template"
+    assert client.get("/health/vram").json()["loaded"] == []
+
+
+def test_requests_for_unknown_models_leave_no_queue_behind(client: TestClient) -> None:
+    for name in ("nope-1", "nope-2"):
+        body = {"model": name, "prompt": "hi"}
+        assert client.post("/v1/completions", json=body).status_code == 404
+    admission = client.app.state.service.admission  # type: ignore[attr-defined]
+    assert admission.existing("nope-1") is None and admission.existing("nope-2") is None

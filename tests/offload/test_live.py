@@ -299,8 +299,8 @@ async def test_idle_model_is_unloaded_after_its_ttl(live: Live) -> None:
 
 
 async def test_model_that_can_never_fit_gives_507_with_numbers(live: Live) -> None:
-    body = {"model": "huge-vocab", "messages": [{"role": "user", "content": "Hi"}]}
-    status, error = await live.call("POST", "/v1/chat/completions", body)
+    body = {"model": "huge-vocab", "prompt": "Hi"}  # it has no chat template
+    status, error = await live.call("POST", "/v1/completions", body)
     assert status == 507
     assert error["error"]["code"] == "insufficient_vram"
     assert "1500 MiB" in error["error"]["message"]
@@ -314,7 +314,7 @@ async def test_unusable_model_is_refused_with_its_reason(live: Live) -> None:
 
 
 async def test_unknown_model_is_404_in_openai_shape(live: Live) -> None:
-    body = {"model": "no-such-model", "messages": []}
+    body = {"model": "no-such-model", "messages": [{"role": "user", "content": "Hi"}]}
     status, error = await live.call("POST", "/v1/chat/completions", body)
     assert status == 404
     assert set(error["error"]) == {"message", "type", "param", "code"}

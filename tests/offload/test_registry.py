@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from securellm.offload.discovery import discover
 from securellm.offload.estimate import Buffers, LoadParams
-from securellm.offload.gguf_meta import ModelMeta, read_gguf
+from securellm.offload.gguf_meta import META_SCHEMA, ModelMeta, read_gguf
 from securellm.offload.registry import Registry
 
 from .conftest import TinyWriter
@@ -108,3 +109,23 @@ def test_calibration_is_stored_and_dropped_when_the_file_changes(
     os.utime(path, ns=(1, 10**18))
     _scan(registry, tmp_path / "models")
     assert registry.calibration("a") is None
+
+
+def test_metadata_read_by_an_older_version_is_read_again(
+    tmp_path: Path, tiny_gguf: TinyWriter
+) -> None:
+    tiny_gguf(tmp_path / "models" / "a.gguf")
+    reader = CountingReader()
+    registry = Registry(tmp_path / "registry.db", reader=reader)
+    _scan(registry, tmp_path / "models")
+    registry.save_calibration("a", LoadParams(ctx=512), Buffers(1.0, 1.0, 1.0))
+    with registry._tx() as db:  # what a version without ``chat_template`` stored
+        (meta,) = db.execute("SELECT meta FROM models WHERE id = 'a'").fetchone()
+        old = {k: v for k, v in json.loads(meta).items() if k not in ("chat_template", "schema")}
+        db.execute("UPDATE models SET meta = ? WHERE id = 'a'", (json.dumps(old),))
+    report = registry.scan(discover((tmp_path / "models",), None, None))
+    assert (report.updated, len(reader.calls)) == (1, 2)
+    record = registry.get("a")
+    assert record is not None and record.meta is not None
+    assert record.meta.schema == META_SCHEMA
+    assert registry.calibration("a") is not None  # same file: its measurement still holds

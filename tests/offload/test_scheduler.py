@@ -20,6 +20,7 @@ from securellm.offload.errors import (
     BackendError,
     Conflict,
     InsufficientVram,
+    ModelBusy,
     ModelNotFound,
     VramBusy,
 )
@@ -215,11 +216,12 @@ async def test_model_in_use_outlives_its_ttl(build: Build) -> None:
     scheduler.release(slot)
 
 
-async def test_unload_of_a_busy_model_is_refused(build: Build) -> None:
+async def test_unload_of_a_busy_model_is_refused_as_model_busy(build: Build) -> None:
     scheduler, _, _ = build()
     await scheduler.acquire("a")
-    with pytest.raises(Conflict, match="in flight"):
+    with pytest.raises(ModelBusy, match="in flight") as refused:
         await scheduler.unload("a")
+    assert (refused.value.status, refused.value.code) == (409, "model_busy")
 
 
 async def test_frozen_scheduler_refuses_loads(build: Build) -> None:

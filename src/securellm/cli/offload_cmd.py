@@ -13,7 +13,7 @@ from rich.table import Table
 
 from securellm.cli.common import ConfigOption, fail, out_console, settings_or_exit
 from securellm.core.config import Settings
-from securellm.offload.catalog import model_detail, model_estimate, model_json
+from securellm.offload.catalog import model_detail, model_entry
 from securellm.offload.errors import OffloadError
 from securellm.offload.gpu import VramMonitor, build_reader
 from securellm.offload.modes import ModeManager, ModeReport
@@ -83,10 +83,7 @@ def models_list(config: ConfigOption = None, as_json: JsonOption = False) -> Non
     """List the registry with each model's VRAM estimate."""
     settings = settings_or_exit(config)
     registry = _registry(settings)
-    rows = [
-        model_json(r, model_estimate(settings.offload, registry, r), loaded=False)
-        for r in registry.all()
-    ]
+    rows = [model_entry(settings.offload, registry, r, loaded=False) for r in registry.all()]
     registry.close()
     if as_json:
         typer.echo(orjson.dumps({"data": rows}).decode())
@@ -101,11 +98,17 @@ def models_list(config: ConfigOption = None, as_json: JsonOption = False) -> Non
             row["quantization"] or "-",
             str(row["context_length"] or "-"),
             f"{row['estimate_mib']} MiB" if row["estimate_mib"] else "-",
-            "ok" if row["usable"] else f"unusable: {row['reason']}",
+            _status(row),
         )
     out_console.print(table)
     if not rows:
         out_console.print("no models; run `securellm models scan`")
+
+
+def _status(row: dict[str, Any]) -> str:
+    if not row["usable"]:
+        return f"unusable: {row['reason']}"
+    return "ok" if row["chat"]["source"] else "ok, completions only: no chat template"
 
 
 @models_app.command("show")

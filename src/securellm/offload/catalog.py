@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from securellm.core.config import OffloadSettings
+from securellm.offload.admission import effective_parallel
+from securellm.offload.chat_format import resolve
 from securellm.offload.estimate import Estimate, LoadParams, estimate
 from securellm.offload.registry import ModelRecord, Registry
 
@@ -17,7 +19,7 @@ def load_params(settings: OffloadSettings, record: ModelRecord) -> LoadParams:
         ctx = min(ctx, record.meta.context_length)
     return LoadParams(
         ctx=ctx,
-        parallel=settings.parallel,
+        parallel=effective_parallel(settings, record.id),
         n_ubatch=settings.n_ubatch,
         cache_type_k=settings.cache_type_k,
         cache_type_v=settings.cache_type_v,
@@ -56,13 +58,22 @@ def model_json(record: ModelRecord, guess: Estimate | None, loaded: bool) -> dic
     }
 
 
+def model_entry(
+    settings: OffloadSettings, registry: Registry, record: ModelRecord, loaded: bool
+) -> dict[str, Any]:
+    """``model_json`` plus how the model formats chats (``chat.reason`` when it cannot)."""
+    entry = model_json(record, model_estimate(settings, registry, record), loaded)
+    entry["chat"] = resolve(settings, record).to_json()
+    return entry
+
+
 def model_detail(
     settings: OffloadSettings, registry: Registry, record: ModelRecord, loaded: bool
 ) -> dict[str, Any]:
     """``GET /models/{id}`` and ``models show``: metadata, estimate and measurement side by side."""
     raw = model_estimate(settings, registry, record, calibrated=False)
     calibration = registry.calibration(record.id)
-    detail = model_json(record, model_estimate(settings, registry, record), loaded)
+    detail = model_entry(settings, registry, record, loaded)
     detail["meta"] = record.meta.to_json() if record.meta else None
     detail["load_params"] = load_params(settings, record).to_json()
     detail["estimate"] = raw.buffers.to_json() if raw else None

@@ -37,6 +37,38 @@ class Conflict(OffloadError):
     type = "invalid_request_error"
 
 
+class ModelBusy(Conflict):
+    """The model has requests in flight, so it cannot be unloaded now."""
+
+    code = "model_busy"
+
+
+class QueueFull(OffloadError):
+    """The model's admission queue is full; ``retry_after_s`` says when to try again."""
+
+    status = 503
+    code = "queue_full"
+    type = "server_error"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class BodyTooLarge(OffloadError):
+    status = 413
+    code = "body_too_large"
+    type = "invalid_request_error"
+
+
+class NoChatTemplate(OffloadError):
+    """The model has no chat template offload can use; completions still work."""
+
+    status = 422
+    code = "no_chat_template"
+    type = "invalid_request_error"
+
+
 class InsufficientVram(OffloadError):
     """The model can never fit, even with every other model unloaded (HTTP 507)."""
 

@@ -10,6 +10,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 _SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
+META_SCHEMA = 2  # 2: chat_template; the registry reads a file again whose meta is older
 
 
 class UnusableModel(Exception):
@@ -39,6 +40,8 @@ class ModelMeta:
     embedding_bytes: int = 0
     tied_embeddings: bool = False
     layer_bytes: tuple[int, ...] = field(default=())
+    chat_template: str | None = None  # tokenizer.chat_template, the model's own chat format
+    schema: int = META_SCHEMA
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,6 +49,7 @@ class ModelMeta:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelMeta:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known.setdefault("schema", 1)
         for key in ("kv_heads", "swa_pattern", "layer_bytes"):
             known[key] = tuple(known.get(key) or ())
         return cls(**known)
@@ -134,6 +138,7 @@ def _meta(reader: Any, tensors: list[Any]) -> ModelMeta:
     embd = _int(hp("embedding_length"))
     names = {str(t.name) for t in tensors}
     title = _field(reader, "general.name")
+    template = _field(reader, "tokenizer.chat_template")
     return ModelMeta(
         architecture=arch,
         name=title if isinstance(title, str) else None,
@@ -154,6 +159,7 @@ def _meta(reader: Any, tensors: list[Any]) -> ModelMeta:
         embedding_bytes=sum(int(t.n_bytes) for t in tensors if t.name == "token_embd.weight"),
         tied_embeddings="output.weight" not in names,
         layer_bytes=_layer_bytes(tensors, layers),
+        chat_template=template if isinstance(template, str) and template.strip() else None,
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from securellm.core.sqlite import write_transaction
 from securellm.offload.discovery import Candidate, Format
 from securellm.offload.estimate import Buffers, Calibration, LoadParams
-from securellm.offload.gguf_meta import ModelMeta, UnusableModel, read_gguf
+from securellm.offload.gguf_meta import META_SCHEMA, ModelMeta, UnusableModel, read_gguf
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -136,7 +136,9 @@ class Registry:
             size, mtime_ns = stat.st_size, stat.st_mtime_ns
         except OSError:
             size, mtime_ns = 0, 0
-        if old and old.size == size and old.mtime_ns == mtime_ns and cand.problem is None:
+        same_file = old is not None and old.size == size and old.mtime_ns == mtime_ns
+        stale = old is not None and old.meta is not None and old.meta.schema < META_SCHEMA
+        if old and same_file and not stale and cand.problem is None:
             report.unchanged += 1
             report.unusable += 0 if old.usable else 1
             return
@@ -163,7 +165,7 @@ class Registry:
                     time.time(),
                 ),
             )
-            if old is not None:
+            if old is not None and not same_file:
                 db.execute("DELETE FROM calibrations WHERE model_id = ?", (model_id,))
         report.updated += 1 if old else 0
         report.added += 0 if old else 1

@@ -21,6 +21,7 @@ from securellm.offload.catalog import load_params, model_estimate
 from securellm.offload.errors import (
     Conflict,
     InsufficientVram,
+    ModelBusy,
     ModelNotFound,
     ModelUnusable,
     OffloadError,
@@ -314,7 +315,7 @@ class Scheduler:
             if slot is None:
                 return False
             if slot.in_flight:
-                raise Conflict(f"model {model_id!r} has {slot.in_flight} requests in flight")
+                raise ModelBusy(f"model {model_id!r} has {slot.in_flight} requests in flight")
             await self._unload(slot, reason="requested")
             return True
 

@@ -12,12 +12,13 @@ from pathlib import Path
 import aiohttp
 
 from securellm.core.config import OffloadSettings, Settings
-from securellm.core.config.offload import DEFAULT_LLAMACPP_COMMAND
+from securellm.offload.admission import Admission
 from securellm.offload.backends.base import ModelServer
 from securellm.offload.backends.llamacpp import LlamaCppServer, render_command
 from securellm.offload.backends.ollama import OllamaServer
 from securellm.offload.backends.ports import PortAllocator
 from securellm.offload.bundled import bundled_model_path
+from securellm.offload.chat_format import resolve, server_args
 from securellm.offload.discovery import Candidate, discover
 from securellm.offload.errors import BackendError
 from securellm.offload.estimate import LoadParams
@@ -71,6 +72,7 @@ class ProcessFactory:
             "port": str(port),
             "ctx": str(params.ctx),
             "ngl": str(params.ngl),
+            "parallel": str(params.parallel),
         }
         safe_name = record.id.replace("/", "_").replace(":", "_")
         argv = render_command(self._settings.llamacpp_command, values)
@@ -87,13 +89,8 @@ class ProcessFactory:
         )
 
     def _extra_args(self, record: ModelRecord) -> list[str]:
-        extra = list(self._settings.policy(record.id).extra_args)
-        if not extra and self._settings.llamacpp_command == DEFAULT_LLAMACPP_COMMAND:
-            bundled = bundled_model_path() if self._settings.include_bundled else None
-            if bundled is not None and record.path == bundled:
-                # the packaged Gemma is a base model: a plain dialogue prompt answers best
-                extra = ["--chat_format", "transcript"]
-        return extra
+        chat = server_args(self._settings, resolve(self._settings, record))
+        return [*self._settings.policy(record.id).extra_args, *chat]
 
     def release(self, server: ModelServer) -> None:
         if isinstance(server, LlamaCppServer):
@@ -111,6 +108,7 @@ class OffloadService:
     modes: ModeManager
     metrics: Metrics
     session: aiohttp.ClientSession
+    admission: Admission
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scan_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -128,7 +126,8 @@ class OffloadService:
         factory = ProcessFactory(config, session, settings.log_dir / "offload")
         scheduler = Scheduler(config, registry, monitor, factory, metrics)
         modes = ModeManager(config, monitor, scheduler)
-        return cls(settings, registry, monitor, scheduler, modes, metrics, session)
+        admission = Admission(config)
+        return cls(settings, registry, monitor, scheduler, modes, metrics, session, admission)
 
     async def scan(self) -> ScanReport:
         async with self.scan_lock:  # one scan at a time; a second caller waits for its own

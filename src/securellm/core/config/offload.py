@@ -28,8 +28,11 @@ DEFAULT_LLAMACPP_COMMAND: tuple[str, ...] = (
     "{ctx}",
     "--n_gpu_layers",
     "{ngl}",
+    # one request at a time, queued by offload: a new request must not cut the running one
+    "--interrupt_requests",
+    "False",
 )
-PLACEHOLDERS = frozenset({"python", "model", "port", "ctx", "ngl"})
+PLACEHOLDERS = frozenset({"python", "model", "port", "ctx", "ngl", "parallel"})
 
 
 class ModelPolicy(Section):
@@ -42,6 +45,9 @@ class ModelPolicy(Section):
     ctx: int | None = Field(default=None, ge=128)
     ngl: int | None = Field(default=None, ge=0)
     extra_args: tuple[str, ...] = ()
+    parallel: int | None = Field(default=None, ge=1, le=256)
+    queue: int | None = Field(default=None, ge=0, le=10_000)
+    chat_format: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class RemoteBackend(Section):
@@ -81,6 +87,8 @@ class OffloadSettings(Section):
     stop_timeout_s: float = Field(default=10.0, gt=0)
     default_ctx: int = Field(default=4096, ge=128)
     parallel: int = Field(default=1, ge=1, le=256)
+    queue: int = Field(default=16, ge=0, le=10_000)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     n_ubatch: int = Field(default=512, ge=1)
     cache_type_k: CacheType = "f16"
     cache_type_v: CacheType = "f16"

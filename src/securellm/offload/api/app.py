@@ -7,13 +7,18 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from securellm.core.config import Settings
 from securellm.offload.api import openapi, routes
 from securellm.offload.api.errors import http_error, offload_error, unexpected_error
+from securellm.offload.api.limits import BodyLimit
+from securellm.offload.api.upstream import passthrough
 from securellm.offload.errors import OffloadError
 from securellm.offload.service import OffloadService
+
+UPSTREAM_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
 
 def create_app(settings: Settings, *, scan_on_start: bool = True) -> Starlette:
@@ -49,7 +54,9 @@ def create_app(settings: Settings, *, scan_on_start: bool = True) -> Starlette:
             Route("/mode", routes.set_mode, methods=["POST"]),
             Route("/metrics", routes.metrics, methods=["GET"]),
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+            Route("/upstream/{model_id}/{path:path}", passthrough, methods=UPSTREAM_METHODS),
         ],
+        middleware=[Middleware(BodyLimit, limit=settings.offload.max_body_bytes)],
         exception_handlers={
             OffloadError: offload_error,
             HTTPException: http_error,

@@ -30,7 +30,9 @@ def error_response(
 
 async def offload_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OffloadError)
-    return error_response(exc.status, str(exc), exc.type, exc.code)
+    retry = getattr(exc, "retry_after_s", None)
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return error_response(exc.status, str(exc), exc.type, exc.code, headers)
 
 
 async def http_error(_request: Request, exc: Exception) -> Response:

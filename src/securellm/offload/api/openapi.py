@@ -30,15 +30,34 @@ WHY = {
     400: "the body is not JSON, or a field is wrong",
     403: "offload may not stop or start the GPU's systemd units",
     404: "no model with that id in the registry",
-    409: "the GPU is in build mode, or the model has requests in flight",
-    422: "the model is in the registry but cannot be loaded (see its reason)",
+    409: "the GPU is in build mode (gpu_build_mode), or the model has requests in flight "
+    "(model_busy)",
+    422: "the model is in the registry but cannot be loaded, or cannot chat (see its reason)",
     502: "the model's server failed to start, died, or answered garbage",
-    503: "busy or pinned models hold the memory now, or no GPU reader or systemctl works",
+    413: "the body is over offload.max_body_bytes",
+    503: "busy or pinned models hold the memory now, the model's queue is full (Retry-After), "
+    "or no GPU reader or systemctl works",
     504: "the model's server did not become healthy in time",
     507: "the model can never fit this GPU",
 }
 LOADING = (404, 409, 422, 502, 503, 504, 507)
 MODEL_ID = Param("model_id", "path", "a registry id (see GET /models)")
+UPSTREAM_PATH = Param("path", "path", "a path on the model server, e.g. `props` or `slots`")
+ANY: dict[str, Schema] = {"*/*": {}}
+
+
+def _upstream(method: str) -> Operation:
+    """Any status may be the model server's own, in its own content type."""
+    path = "/upstream/{model_id}/{path}"
+    replies = (
+        Reply(200, "the model server's answer, status and content type as it sent them",
+              media=ANY),
+        *(Reply(status, WHY[status] + " (or the model server's own answer)", media=ANY)
+          for status in (400, 413, *LOADING)),
+    )  # fmt: skip
+    summary = "the model server's own API (loads the model on demand)"
+    return Operation(method, path, f"upstream{method.title()}", summary, "offload", replies,
+                     params=(MODEL_ID, UPSTREAM_PATH))  # fmt: skip
 
 
 def _op(
@@ -70,11 +89,11 @@ def operations() -> list[Operation]:
         _op("GET /v1/models", "listOpenAIModels", "usable models, OpenAI's list",
             Reply(200, "the models", s.OpenAIModelList)),
         _op("POST /v1/chat/completions", "createChatCompletion", "OpenAI chat, loading on demand",
-            Reply(200, answer, s.Completion, SSE), (400, *LOADING), s.ChatRequest),
+            Reply(200, answer, s.Completion, SSE), (400, 413, *LOADING), s.ChatRequest),
         _op("POST /v1/completions", "createCompletion", "OpenAI completion, loading on demand",
-            Reply(200, answer, s.Completion, SSE), (400, *LOADING), s.CompletionRequest),
+            Reply(200, answer, s.Completion, SSE), (400, 413, *LOADING), s.CompletionRequest),
         _op("POST /tokenize", "tokenize", "count tokens with the model's own tokenizer",
-            Reply(200, "the count", s.TokenCount), (400, *LOADING), s.TokenizeRequest),
+            Reply(200, "the count", s.TokenCount), (400, 413, *LOADING), s.TokenizeRequest),
         _op("GET /models", "listModels", "the registry with estimates",
             Reply(200, "every model", s.ModelList)),
         _op("POST /models/scan", "scanModels", "rescan the model folders",
@@ -93,6 +112,7 @@ def operations() -> list[Operation]:
         _op("GET /metrics", "metrics", "Prometheus metrics", Reply(200, "metrics", media=TEXT)),
         _op("GET /openapi.json", "openapi", "this document",
             Reply(200, "the OpenAPI 3.1 document", media={"application/json": {"type": "object"}})),
+        *(_upstream(method) for method in ("GET", "POST", "PUT", "DELETE", "PATCH")),
     ]  # fmt: skip
 
 

@@ -11,18 +11,18 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from securellm.offload.admission import Ticket
 from securellm.offload.api.errors import error_response
+from securellm.offload.api.limits import check_inference
+from securellm.offload.api.queueing import admit, check_chat, client_gone
 from securellm.offload.errors import BackendError, BadRequest
 from securellm.offload.scheduler import Scheduler, Slot
 from securellm.offload.service import OffloadService
 
-MAX_BODY = 16 * 1024 * 1024
-
 
 async def read_payload(request: Request) -> dict[str, Any]:
+    """The JSON object body with a ``model`` (the size cap is :class:`BodyLimit`'s)."""
     body = await request.body()
-    if len(body) > MAX_BODY:
-        raise BadRequest(f"request body over {MAX_BODY} bytes")
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -33,16 +33,6 @@ async def read_payload(request: Request) -> dict[str, Any]:
     if not isinstance(model, str) or not model:
         raise BadRequest("'model' is required and must be a string")
     return payload
-
-
-def check_inference(payload: dict[str, Any], path: str) -> None:
-    """What the model server needs: chat ``messages`` (objects), a completion's ``prompt``."""
-    if path == "/chat/completions":
-        messages = payload.get("messages")
-        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-            raise BadRequest("'messages' is required and must be a list of objects")
-    elif not isinstance(payload.get("prompt"), (str, list)):
-        raise BadRequest("'prompt' is required and must be a string or a list")
 
 
 def _rename(data: bytes, model_id: str) -> bytes:
@@ -94,9 +84,10 @@ async def _sse(response: aiohttp.ClientResponse, model_id: str) -> AsyncIterator
 class Lease:
     """One request's hold on a model and its upstream response; ``close`` runs once."""
 
-    def __init__(self, scheduler: Scheduler, slot: Slot) -> None:
+    def __init__(self, scheduler: Scheduler, slot: Slot, ticket: Ticket) -> None:
         self._scheduler = scheduler
         self._slot = slot
+        self._ticket = ticket
         self.upstream: aiohttp.ClientResponse | None = None
         self._closed = False
 
@@ -106,6 +97,7 @@ class Lease:
         self._closed = True
         if self.upstream is not None:
             self.upstream.release()
+        self._ticket.release()  # the next queued request may start on this model
         self._scheduler.release(self._slot)
 
     async def aclose(self) -> None:
@@ -113,12 +105,17 @@ class Lease:
 
 
 async def forward(service: OffloadService, request: Request, path: str) -> Response:
-    """Route ``request`` to its model, loading it on demand."""
+    """Route ``request`` to its model, loading it on demand; it waits its turn on the model."""
     payload = await read_payload(request)
     check_inference(payload, path)
     model_id = payload["model"]
-    slot = await service.scheduler.acquire(model_id)
-    lease = Lease(service.scheduler, slot)
+    if path == "/chat/completions":
+        check_chat(service, model_id)
+    held = await admit(service, request, model_id)
+    if held is None:
+        return client_gone()
+    slot, ticket = held
+    lease = Lease(service.scheduler, slot, ticket)
     payload["model"] = slot.server.upstream_model
     streaming = False
     try:

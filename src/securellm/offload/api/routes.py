@@ -13,7 +13,7 @@ from securellm.offload.api.proxy import forward
 from securellm.offload.api.tokenize import tokenize
 from securellm.offload.backends.ollama import running_models
 from securellm.offload.backends.remote import probe_openai
-from securellm.offload.catalog import load_params, model_detail, model_estimate, model_json
+from securellm.offload.catalog import load_params, model_detail, model_entry
 from securellm.offload.errors import BadRequest, ModelNotFound, OffloadError
 from securellm.offload.service import OffloadService
 
@@ -89,9 +89,7 @@ async def list_models(request: Request) -> Response:
     service = _service(request)
     config = service.settings.offload
     data = [
-        model_json(
-            r, model_estimate(config, service.registry, r), service.scheduler.is_loaded(r.id)
-        )
+        model_entry(config, service.registry, r, service.scheduler.is_loaded(r.id))
         for r in service.registry.all()
     ]
     return _json({"data": data})
@@ -133,7 +131,8 @@ async def backends(request: Request) -> Response:
     service = _service(request)
     config = service.settings.offload
     found: list[dict[str, Any]] = [
-        {"name": s.model_id, **s.to_json()} for s in service.scheduler.slots()
+        {"name": s.model_id, **s.to_json(), **service.admission.stats(s.model_id)}
+        for s in service.scheduler.slots()
     ]
     if config.ollama_url:
         found.append(await _ollama_status(service, config.ollama_url))

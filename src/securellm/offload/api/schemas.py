@@ -1,7 +1,8 @@
 """Bodies offload accepts and answers, as pydantic models (the source of its OpenAPI document).
 
-Inference bodies are passed to the model's server: offload itself checks only ``model``;
-fields not named here are accepted (``additionalProperties``). Answers name the fields
+Inference bodies are passed to the model's server once offload has checked them (see
+:mod:`securellm.offload.api.limits`); fields not named here are accepted
+(``additionalProperties``). Answers name the fields
 offload writes; newer versions may add more.
 """
 
@@ -33,16 +34,18 @@ class ChatRequest(OpenModel):
     """Body of ``POST /v1/chat/completions``: OpenAI's, loading ``model`` on demand."""
 
     model: str = Field(min_length=1, description="a registry id (see GET /models)")
-    messages: list[dict[str, Any]]
+    messages: list[dict[str, Any]] = Field(min_length=1, description="each with a `role`")
     stream: bool | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
 
 
 class CompletionRequest(OpenModel):
     """Body of ``POST /v1/completions``."""
 
     model: str = Field(min_length=1, description="a registry id (see GET /models)")
-    prompt: str | list[Any]
+    prompt: str | list[Any] = Field(description="not empty")
     stream: bool | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
 
 
 class Completion(OpenModel):
@@ -107,6 +110,14 @@ class OpenAIModelList(OpenModel):
     data: list[OpenAIModel]
 
 
+class ChatFormat(OpenModel):
+    """How chats become prompts: ``source`` null means the model cannot chat (``reason``)."""
+
+    source: Literal["config", "gguf", "known-model"] | None
+    format: str | None
+    reason: str | None
+
+
 class ModelEntry(OpenModel):
     id: str
     path: str
@@ -119,6 +130,7 @@ class ModelEntry(OpenModel):
     context_length: int | None
     estimate_mib: int | None
     loaded: bool
+    chat: ChatFormat
 
 
 class ModelList(OpenModel):
