@@ -15,6 +15,7 @@ from securellm.core.sqlite import write_transaction
 from securellm.offload.discovery import Candidate, Format
 from securellm.offload.estimate import Buffers, Calibration, LoadParams
 from securellm.offload.gguf_meta import ModelMeta, UnusableModel, read_gguf
+from securellm.offload.scan_claims import ScanClaims
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -89,6 +90,8 @@ class Registry:
         self.path = path
         self._read = reader
         self._lock = threading.Lock()
+        self._id_lock = threading.Lock()  # choosing a free id and writing it are one step
+        self._claims = ScanClaims()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -113,22 +116,53 @@ class Registry:
             row = self._db.execute("SELECT * FROM models WHERE id = ?", (model_id,)).fetchone()
         return _record(row) if row else None
 
+    def find(self, model_id: str) -> ModelRecord | None:
+        """``get``, or, while a scan runs, read the candidate that would get this id at once."""
+        record = self.get(model_id)
+        if record is not None:
+            return record
+        claim = self._claims.claim_for_find(model_id)
+        if claim is None:
+            return self.get(model_id)
+        candidate, done, mine = claim
+        if mine:
+            try:
+                self._scan_one(candidate, None, ScanReport())
+            finally:
+                done.set()
+        else:
+            done.wait(600)
+        return self.get(model_id)
+
     def scan(self, candidates: list[Candidate], progress: Progress | None = None) -> ScanReport:
         """Read new or changed files (size + mtime), drop vanished ones; never raises per file."""
         report = ScanReport()
         known = {r.path: r for r in self.all()}
-        seen: set[Path] = set()
-        for done, candidate in enumerate(candidates, start=1):
-            seen.add(candidate.path)
-            self._scan_one(candidate, known.get(candidate.path), report)
-            if progress:
-                progress(done, len(candidates), candidate.path)
+        self._claims.open([c for c in candidates if c.path not in known])
+        try:
+            for done, candidate in enumerate(candidates, start=1):
+                self._scan_claimed(candidate, known.get(candidate.path), report)
+                if progress:
+                    progress(done, len(candidates), candidate.path)
+        finally:
+            self._claims.close()
+        seen = {c.path for c in candidates}
         gone = [path for path in known if path not in seen]
         with self._tx() as db:
             for path in gone:
                 db.execute("DELETE FROM models WHERE path = ?", (str(path),))
         report.removed = len(gone)
         return report
+
+    def _scan_claimed(self, cand: Candidate, old: ModelRecord | None, report: ScanReport) -> None:
+        event = self._claims.claim_for_scan(cand)
+        if event is None:  # find() read it (or is reading it) while this scan ran
+            report.added += 1
+            return
+        try:
+            self._scan_one(cand, old, report)
+        finally:
+            event.set()
 
     def _scan_one(self, cand: Candidate, old: ModelRecord | None, report: ScanReport) -> None:
         try:
@@ -147,6 +181,21 @@ class Registry:
                 meta = self._read(cand.path)
             except UnusableModel as exc:
                 reason = str(exc)
+        with self._id_lock:
+            self._write(cand, old, (size, mtime_ns), meta, reason)
+        report.updated += 1 if old else 0
+        report.added += 0 if old else 1
+        report.unusable += 0 if reason is None else 1
+
+    def _write(
+        self,
+        cand: Candidate,
+        old: ModelRecord | None,
+        stat: tuple[int, int],
+        meta: ModelMeta | None,
+        reason: str | None,
+    ) -> None:
+        size, mtime_ns = stat
         model_id = old.id if old else self._free_id(cand)
         with self._tx() as db:
             db.execute(
@@ -165,9 +214,6 @@ class Registry:
             )
             if old is not None:
                 db.execute("DELETE FROM calibrations WHERE model_id = ?", (model_id,))
-        report.updated += 1 if old else 0
-        report.added += 0 if old else 1
-        report.unusable += 0 if reason is None else 1
 
     def _free_id(self, cand: Candidate) -> str:
         """The readable id if free, then the id with its quantisation, then a numbered one."""

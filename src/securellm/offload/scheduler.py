@@ -165,7 +165,7 @@ class Scheduler:
             log.warning("loading %s failed: %s", model_id, task.exception())
 
     def _record(self, model_id: str) -> ModelRecord:
-        record = self.registry.get(model_id)
+        record = self.registry.find(model_id)
         if record is None:
             raise ModelNotFound(
                 f"model {model_id!r} is not in the registry (try POST /models/scan)"

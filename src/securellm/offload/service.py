@@ -113,6 +113,7 @@ class OffloadService:
     session: aiohttp.ClientSession
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scan_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    initial_scan: asyncio.Task[ScanReport] | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> OffloadService:
@@ -134,6 +135,17 @@ class OffloadService:
         async with self.scan_lock:  # one scan at a time; a second caller waits for its own
             return await asyncio.to_thread(scan, self.settings.offload, self.registry)
 
+    def scan_in_background(self) -> None:
+        """Start the first scan without waiting: ``/health`` answers meanwhile, and a model
+        asked for by id before the scan reaches it is read on demand (``Registry.find``)."""
+        self.initial_scan = asyncio.create_task(self.scan(), name="initial scan")
+
+    async def scanned(self) -> None:
+        """Wait for the first scan (listings are complete only after it); never raises."""
+        if self.initial_scan is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.initial_scan)
+
     def start_background(self) -> None:
         config = self.settings.offload
         ttls = [config.idle_ttl_s, *(m.ttl_s for m in config.models if m.ttl_s)]
@@ -142,6 +154,7 @@ class OffloadService:
         self.tasks.append(asyncio.create_task(reaper, name="idle reaper"))
 
     async def close(self) -> None:
+        await self.scanned()  # a scan in a worker thread cannot be cancelled; it is short
         for task in self.tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

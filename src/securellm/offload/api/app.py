@@ -25,7 +25,7 @@ def create_app(settings: Settings, *, scan_on_start: bool = True) -> Starlette:
         app.state.service = service
         try:
             if scan_on_start:
-                await service.scan()
+                service.scan_in_background()
             service.start_background()
             yield
         finally:
