@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,10 @@ from securellm.offload.gguf_meta import chat_template, read_gguf
 from .conftest import TinyWriter
 
 
-def _with_fields(path: Path, **arrays: list[object]) -> Path:
+def _with_fields(path: Path, **arrays: Sequence[object]) -> Path:
     writer = GGUFWriter(path, "llama")
     for key, values in arrays.items():
-        writer.add_array(key.replace("__", "."), values)
+        writer.add_array(key.replace("__", "."), list(values))
     writer.add_chat_template("{{ messages[0]['content'] }}")
     writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
     writer.write_header_to_file()
