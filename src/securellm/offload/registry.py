@@ -20,7 +20,7 @@ from securellm.offload.scan_claims import ScanClaims
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
     id TEXT PRIMARY KEY,
-    path TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
     format TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS calibrations (
 );
 """
 
+SCHEMA_VERSION = 2  # 2: a path may back several ids (Ollama tags that share one blob)
 Progress = Callable[[int, int, Path], None]
 
 
@@ -52,6 +53,11 @@ class ModelRecord:
     usable: bool
     reason: str | None
     meta: ModelMeta | None
+
+    @property
+    def key(self) -> tuple[Path, str]:
+        """Matches :attr:`Candidate.key` of the file (and Ollama tag) it was read from."""
+        return self.path, self.id if self.format == "ollama" else ""
 
 
 @dataclass
@@ -95,7 +101,15 @@ class Registry:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._migrate()
         self._db.executescript(SCHEMA)
+
+    def _migrate(self) -> None:
+        """Older files keep ``models`` unique by path; the table is a cache, so rebuild it."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:
+            self._db.execute("DROP TABLE IF EXISTS models")
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         with self._lock:
@@ -137,20 +151,20 @@ class Registry:
     def scan(self, candidates: list[Candidate], progress: Progress | None = None) -> ScanReport:
         """Read new or changed files (size + mtime), drop vanished ones; never raises per file."""
         report = ScanReport()
-        known = {r.path: r for r in self.all()}
-        self._claims.open([c for c in candidates if c.path not in known])
+        known = {r.key: r for r in self.all()}
+        self._claims.open([c for c in candidates if c.key not in known])
         try:
             for done, candidate in enumerate(candidates, start=1):
-                self._scan_claimed(candidate, known.get(candidate.path), report)
+                self._scan_claimed(candidate, known.get(candidate.key), report)
                 if progress:
                     progress(done, len(candidates), candidate.path)
         finally:
             self._claims.close()
-        seen = {c.path for c in candidates}
-        gone = [path for path in known if path not in seen]
+        seen = {c.key for c in candidates}
+        gone = [record for key, record in known.items() if key not in seen]
         with self._tx() as db:
-            for path in gone:
-                db.execute("DELETE FROM models WHERE path = ?", (str(path),))
+            for record in gone:
+                db.execute("DELETE FROM models WHERE id = ?", (record.id,))
         report.removed = len(gone)
         return report
 
