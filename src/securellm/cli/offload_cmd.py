@@ -218,6 +218,7 @@ def gpu_mode(
         fail(f"unknown mode {mode!r}; use 'build' or 'local'", 2)
     data = asyncio.run(_call(settings, "POST", "/mode", {"mode": mode}))
     if data is None:
+        out_console.print("offload is not running: switching the systemd units only")
         data = asyncio.run(_switch_here(settings, mode)).to_json()
     _print_mode(data)
 

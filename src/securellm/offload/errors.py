@@ -88,3 +88,11 @@ class ModePermissionError(OffloadError):
     status = 403
     code = "permission_denied"
     type = "permission_error"
+
+
+class ModeStepFailed(OffloadError):
+    """systemctl failed to stop or start a unit for another reason (its exit code is shown)."""
+
+    status = 502
+    code = "mode_switch_failed"
+    type = "server_error"
