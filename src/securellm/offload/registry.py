@@ -148,6 +148,11 @@ class Registry:
             done.wait(600)
         return self.get(model_id)
 
+    def announce(self, candidates: list[Candidate]) -> None:
+        """Make the new ones findable by id before the scan that will read them starts."""
+        known = {r.key for r in self.all()}
+        self._claims.open([c for c in candidates if c.key not in known])
+
     def scan(self, candidates: list[Candidate], progress: Progress | None = None) -> ScanReport:
         """Read new or changed files (size + mtime), drop vanished ones; never raises per file."""
         report = ScanReport()

@@ -24,6 +24,7 @@ from securellm.offload.estimate import LoadParams
 from securellm.offload.gpu import VramMonitor, build_reader
 from securellm.offload.metrics import Metrics
 from securellm.offload.modes import ModeManager
+from securellm.offload.ownership import Ownership
 from securellm.offload.registry import ModelRecord, Registry, ScanReport
 from securellm.offload.scheduler import Scheduler
 
@@ -52,10 +53,17 @@ def scan(
 class ProcessFactory:
     """Makes llama.cpp processes (or Ollama handles for Ollama models when configured)."""
 
-    def __init__(self, settings: OffloadSettings, session: aiohttp.ClientSession, log_dir: Path):
+    def __init__(
+        self,
+        settings: OffloadSettings,
+        session: aiohttp.ClientSession,
+        log_dir: Path,
+        ownership: Ownership | None = None,
+    ):
         self._settings = settings
         self._session = session
         self._log_dir = log_dir
+        self._ownership = ownership
         self._ports = PortAllocator(*settings.port_range)
 
     def create(self, record: ModelRecord, params: LoadParams) -> ModelServer:
@@ -84,6 +92,8 @@ class ProcessFactory:
             health_path=self._settings.health_path,
             load_timeout_s=self._settings.load_timeout_s,
             stop_timeout_s=self._settings.stop_timeout_s,
+            ownership=self._ownership,
+            die_with_offload=self._settings.die_with_offload,
         )
 
     def _extra_args(self, record: ModelRecord) -> list[str]:
@@ -111,6 +121,7 @@ class OffloadService:
     modes: ModeManager
     metrics: Metrics
     session: aiohttp.ClientSession
+    ownership: Ownership
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scan_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     initial_scan: asyncio.Task[ScanReport] | None = None
@@ -126,10 +137,16 @@ class OffloadService:
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
             connector=aiohttp.TCPConnector(limit=256),
         )
-        factory = ProcessFactory(config, session, settings.log_dir / "offload")
+        ownership = Ownership(settings.state_dir / "offload" / "servers.json")
+        factory = ProcessFactory(config, session, settings.log_dir / "offload", ownership)
         scheduler = Scheduler(config, registry, monitor, factory, metrics)
         modes = ModeManager(config, monitor, scheduler)
-        return cls(settings, registry, monitor, scheduler, modes, metrics, session)
+        return cls(settings, registry, monitor, scheduler, modes, metrics, session, ownership)
+
+    async def recover(self) -> None:
+        """Stop model servers a crashed offload left behind (see ``offload.ownership``)."""
+        stop_s = self.settings.offload.stop_timeout_s
+        await asyncio.to_thread(self.ownership.recover, stop_s)
 
     async def scan(self) -> ScanReport:
         async with self.scan_lock:  # one scan at a time; a second caller waits for its own
@@ -137,8 +154,15 @@ class OffloadService:
 
     def scan_in_background(self) -> None:
         """Start the first scan without waiting: ``/health`` answers meanwhile, and a model
-        asked for by id before the scan reaches it is read on demand (``Registry.find``)."""
-        self.initial_scan = asyncio.create_task(self.scan(), name="initial scan")
+        asked for by id before the scan reaches it is read on demand (``Registry.find``).
+        """
+        found = candidates(self.settings.offload)  # listing folders is quick; reading is not
+        self.registry.announce(found)
+        self.initial_scan = asyncio.create_task(self._scan(found), name="initial scan")
+
+    async def _scan(self, found: list[Candidate]) -> ScanReport:
+        async with self.scan_lock:
+            return await asyncio.to_thread(self.registry.scan, found)
 
     async def scanned(self) -> None:
         """Wait for the first scan (listings are complete only after it); never raises."""

@@ -79,6 +79,8 @@ class OffloadSettings(Section):
     port_range: tuple[int, int] = (9100, 9199)
     load_timeout_s: float = Field(default=120.0, gt=0)
     stop_timeout_s: float = Field(default=10.0, gt=0)
+    # Linux: model servers get PR_SET_PDEATHSIG, so they die with offload even on SIGKILL.
+    die_with_offload: bool = True
     default_ctx: int = Field(default=4096, ge=128)
     parallel: int = Field(default=1, ge=1, le=256)
     n_ubatch: int = Field(default=512, ge=1)

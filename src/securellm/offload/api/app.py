@@ -24,6 +24,7 @@ def create_app(settings: Settings, *, scan_on_start: bool = True) -> Starlette:
         service = OffloadService.create(settings)
         app.state.service = service
         try:
+            await service.recover()
             if scan_on_start:
                 service.scan_in_background()
             service.start_background()

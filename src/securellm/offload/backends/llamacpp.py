@@ -15,6 +15,7 @@ from securellm.offload.backends.base import Lifecycle, ServerState
 from securellm.offload.calibrate import parse_buffers
 from securellm.offload.errors import BackendError, LoadTimeout
 from securellm.offload.estimate import Buffers
+from securellm.offload.ownership import Ownership, die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class LlamaCppServer:
         health_path: str = "/v1/models",
         load_timeout_s: float = 120.0,
         stop_timeout_s: float = 10.0,
+        ownership: Ownership | None = None,
+        die_with_offload: bool = True,
     ) -> None:
         self.model_id = model_id
         self.upstream_model = model_id
@@ -57,6 +60,8 @@ class LlamaCppServer:
         self._load_timeout_s = load_timeout_s
         self._stop_timeout_s = stop_timeout_s
         self._life = Lifecycle()
+        self._ownership = ownership
+        self._preexec = die_with_parent() if die_with_offload else None
         self._proc: asyncio.subprocess.Process | None = None
         self._log_file: IO[bytes] | None = None
 
@@ -82,11 +87,14 @@ class LlamaCppServer:
                 stdout=self._log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=self._preexec,
             )
         except OSError as exc:
             self._life.move(ServerState.FAILED)
             self._close_log()
             raise BackendError(f"cannot start {self._argv[0]!r}: {exc.strerror or exc}") from exc
+        if self._ownership is not None:
+            self._ownership.record(self._proc.pid, self.port, self.model_id, self._argv)
         await self._wait_healthy()
         self._life.move(ServerState.READY)
 
@@ -143,6 +151,8 @@ class LlamaCppServer:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 await proc.wait()
+        if proc is not None and self._ownership is not None:
+            self._ownership.forget(proc.pid)
         self._close_log()
 
     def _close_log(self) -> None:
