@@ -45,6 +45,14 @@ class InsufficientVram(OffloadError):
     type = "server_error"
 
 
+class InsufficientHostMemory(OffloadError):
+    """The load would not fit in the host's available RAM (HTTP 507, with the figures)."""
+
+    status = 507
+    code = "insufficient_host_memory"
+    type = "server_error"
+
+
 class VramBusy(OffloadError):
     """The model could fit, but busy or pinned models hold the memory right now."""
 

@@ -29,6 +29,7 @@ from securellm.offload.errors import (
 from securellm.offload.estimate import Estimate, LoadParams
 from securellm.offload.gpu.base import VramMonitor
 from securellm.offload.gpu.simulated import SimulatedGpu
+from securellm.offload.hostmem import refuse_without_host_room
 from securellm.offload.metrics import Metrics
 from securellm.offload.registry import ModelRecord, Registry
 
@@ -179,6 +180,7 @@ class Scheduler:
         params = self.params_for(record)
         guess = self.estimate_for(record)
         need = guess.total_mib if guess else self.settings.cuda_overhead_mib
+        refuse_without_host_room(self.settings, record, params, guess, bool(self.simulated))
         async with self._lock:
             if model_id in self._slots:
                 return

@@ -73,6 +73,9 @@ class OffloadSettings(Section):
     vram_cache_ms: int = Field(default=500, ge=0, le=60_000)
     vram_reserve_mib: int = Field(default=256, ge=0)
     cuda_overhead_mib: int = Field(default=300, ge=0)
+    # refuse a load whose host RAM need (logits, CPU weights and KV) exceeds MemAvailable
+    host_memory_check: bool = True
+    host_reserve_mib: int = Field(default=512, ge=0)
 
     llamacpp_command: tuple[str, ...] = DEFAULT_LLAMACPP_COMMAND
     health_path: str = "/v1/models"
