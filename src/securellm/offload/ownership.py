@@ -5,8 +5,9 @@ reused pid is never mistaken for it, port, model id, a hash of its argv, and the
 owns it) in ``servers.json``, written atomically. On start, offload stops every recorded server
 whose owner is gone: SIGTERM to its process group, then SIGKILL. We stop rather than adopt:
 with ``PR_SET_PDEATHSIG`` (Linux) a server already dies with offload, even on SIGKILL, and
-systemd's ``KillMode=control-group`` does the same on a restart, so a survivor means a platform
-without either; adopting it would mean serving through a process offload cannot wait on, whose
+systemd's ``KillMode=control-group`` does the same on a restart (and a server writing to the
+log pipe of a dead offload gets EPIPE), so a survivor means a platform with none of these, or a
+quiet server; adopting it would mean serving through a process offload cannot wait on, whose
 load parameters may no longer match the config, to save one cold load of a few seconds.
 """
 

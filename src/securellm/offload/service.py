@@ -22,6 +22,7 @@ from securellm.offload.discovery import Candidate, discover
 from securellm.offload.errors import BackendError
 from securellm.offload.estimate import LoadParams
 from securellm.offload.gpu import VramMonitor, build_reader
+from securellm.offload.logs import server_log_path
 from securellm.offload.metrics import Metrics
 from securellm.offload.modes import ModeManager
 from securellm.offload.ownership import Ownership
@@ -80,20 +81,20 @@ class ProcessFactory:
             "ctx": str(params.ctx),
             "ngl": str(params.ngl),
         }
-        safe_name = record.id.replace("/", "_").replace(":", "_")
         argv = render_command(self._settings.llamacpp_command, values)
         argv.extend(self._extra_args(record))
         return LlamaCppServer(
             record.id,
             argv,
             port,
-            self._log_dir / f"{safe_name}.log",
+            server_log_path(self._log_dir, record.id),
             self._session,
             health_path=self._settings.health_path,
             load_timeout_s=self._settings.load_timeout_s,
             stop_timeout_s=self._settings.stop_timeout_s,
             ownership=self._ownership,
             die_with_offload=self._settings.die_with_offload,
+            log_max_bytes=self._settings.server_log_max_bytes,
         )
 
     def _extra_args(self, record: ModelRecord) -> list[str]:

@@ -84,6 +84,8 @@ class OffloadSettings(Section):
     stop_timeout_s: float = Field(default=10.0, gt=0)
     # Linux: model servers get PR_SET_PDEATHSIG, so they die with offload even on SIGKILL.
     die_with_offload: bool = True
+    # each model server's output: <log_dir>/offload/<model>.log, rotated once to .log.1
+    server_log_max_bytes: int = Field(default=8 * 1024 * 1024, ge=4096)
     default_ctx: int = Field(default=4096, ge=128)
     parallel: int = Field(default=1, ge=1, le=256)
     n_ubatch: int = Field(default=512, ge=1)

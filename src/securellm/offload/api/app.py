@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from securellm.core.config import Settings
-from securellm.offload.api import openapi, routes
+from securellm.offload.api import logs, openapi, routes
 from securellm.offload.api.errors import http_error, offload_error, unexpected_error
 from securellm.offload.errors import OffloadError
 from securellm.offload.service import OffloadService
@@ -45,6 +45,7 @@ def create_app(settings: Settings, *, scan_on_start: bool = True) -> Starlette:
             Route("/models/{model_id}", routes.show_model, methods=["GET"]),
             Route("/models/{model_id}/load", routes.load_model, methods=["POST"]),
             Route("/models/{model_id}/unload", routes.unload_model, methods=["POST"]),
+            Route("/models/{model_id}/logs", logs.model_logs, methods=["GET"]),
             Route("/backends", routes.backends, methods=["GET"]),
             Route("/mode", routes.get_mode, methods=["GET"]),
             Route("/mode", routes.set_mode, methods=["POST"]),
