@@ -180,6 +180,7 @@ class Scheduler:
         params = self.params_for(record)
         guess = self.estimate_for(record)
         need = guess.total_mib if guess else self.settings.cuda_overhead_mib
+        self._capacity_check(model_id, need)  # "never fits the GPU" is the first answer
         refuse_without_host_room(self.settings, record, params, guess, bool(self.simulated))
         async with self._lock:
             if model_id in self._slots:
