@@ -163,9 +163,7 @@ def test_the_cli_reads_the_file_when_offload_is_down(settings: Settings, tmp_pat
 
 
 @pytest.fixture
-async def live(
-    tmp_path: Path, make_settings: Callable[..., Settings]
-) -> AsyncIterator[str]:
+async def live(tmp_path: Path, make_settings: Callable[..., Settings]) -> AsyncIterator[str]:
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
