@@ -7,20 +7,23 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from securellm.core.config import Settings
 from securellm.offload.api import create_app
 from securellm.offload.discovery import discover
 from securellm.offload.registry import Registry
+from support.require import missing
 
-from .conftest import TinyWriter
+from .conftest import TinyWriter, write_loadable_llama
 
 DIGEST = "sha256:" + "ef" * 32
 
 
 def _store(root: Path, tiny_gguf: TinyWriter, tags: tuple[str, ...]) -> Path:
     """An Ollama store whose manifests for ``gemma3:<tag>`` all point at one GGUF blob."""
+    (root / "blobs").mkdir(parents=True, exist_ok=True)
     tiny_gguf(root / "blobs" / DIGEST.replace(":", "-"))
     layer = {"mediaType": "application/vnd.ollama.image.model", "digest": DIGEST, "size": 1}
     for tag in tags:
@@ -85,3 +88,24 @@ def test_every_tag_is_addressable_on_the_api(
         shown = [client.get(f"/models/{tag}").status_code for tag in listed]
     assert listed == ["gemma3:270m", "gemma3:latest"]
     assert shown == [200, 200]
+
+
+@pytest.mark.llama
+def test_both_tags_load_and_answer_through_the_real_server(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        missing("llama-cpp-python (llama_cpp)")
+    store = _store(tmp_path / "ollama", lambda path: write_loadable_llama(path), ("270m", "latest"))
+    settings = make_settings(ollama_dir=str(store), simulated_vram_mib=4096, default_ctx=256)
+    body = {"prompt": "Hello", "max_tokens": 2}
+    with TestClient(create_app(settings)) as client:
+        answers = [
+            client.post("/v1/completions", json={**body, "model": tag}).json()
+            for tag in ("gemma3:270m", "gemma3:latest")
+        ]
+        loaded = sorted(s["model"] for s in client.get("/health/vram").json()["loaded"])
+    assert [a["model"] for a in answers] == ["gemma3:270m", "gemma3:latest"]
+    assert loaded == ["gemma3:270m", "gemma3:latest"]
