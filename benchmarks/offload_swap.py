@@ -176,7 +176,7 @@ def main() -> None:
             "--config",
             str(_config(root, models, port)),
         ]
-        print("starting offload (first start reads both GGUF files, ~15 s)...", flush=True)
+        print("starting offload...", flush=True)
         log = (root / "offload.log").open("wb")
         with process(argv, f"{base}/health", stdout=log, stderr=subprocess.STDOUT):
             swaps, warm = asyncio.run(measure_swaps(base, args.rounds))

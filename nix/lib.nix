@@ -294,6 +294,8 @@ let
   # Offload: the NVIDIA device nodes and nothing more. /proc/driver/nvidia stays visible for
   # NVML, and W+X memory stays allowed for the CUDA JIT of the llama-server children.
   offloadHardening = commonHardening // {
+    # model servers run in offload's cgroup and end with it (stop, restart, crash)
+    KillMode = "control-group";
     PrivateDevices = false;
     DeviceAllow = [
       "char-nvidia-frontend rw"

@@ -134,6 +134,18 @@ def test_gpu_mode_without_permission_fails_clearly(
     assert "not allowed to stop llamacpp.service" in result.output
 
 
+def test_gpu_mode_build_with_a_failing_unit_undoes_and_fails(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = f'echo "$@" >> {tmp_path / "argv.log"}\n[ "$2" = ollama.service ] && exit 1\nexit 0\n'
+    _fake_systemctl(tmp_path / "bin", body, monkeypatch)
+    result = runner.invoke(app, ["gpu", "mode", "build", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "offload is not running" in result.output
+    assert "stop ollama.service failed" in result.output
+    assert (tmp_path / "argv.log").read_text().splitlines()[-1] == "start llamacpp.service"
+
+
 def test_gpu_mode_rejects_an_unknown_mode(config: Path) -> None:
     result = runner.invoke(app, ["gpu", "mode", "turbo", "--config", str(config)])
     assert result.exit_code == 2

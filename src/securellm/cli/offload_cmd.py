@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from securellm.cli.common import ConfigOption, fail, out_console, settings_or_exit
+from securellm.cli.offload_logs import logs
 from securellm.core.config import Settings
 from securellm.offload.catalog import model_detail, model_entry
 from securellm.offload.errors import OffloadError
@@ -26,11 +27,14 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def serve(
+    ctx: typer.Context,
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Listen address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (default 9000).")] = None,
 ) -> None:
     """Run the offload API: on-demand local models behind an OpenAI-compatible API."""
+    if ctx.invoked_subcommand is not None:
+        return  # `securellm offload logs ...`
     import uvicorn
 
     from securellm.offload.api import create_app
@@ -221,6 +225,7 @@ def gpu_mode(
         fail(f"unknown mode {mode!r}; use 'build' or 'local'", 2)
     data = asyncio.run(_call(settings, "POST", "/mode", {"mode": mode}))
     if data is None:
+        out_console.print("offload is not running: switching the systemd units only")
         data = asyncio.run(_switch_here(settings, mode)).to_json()
     _print_mode(data)
 
@@ -253,6 +258,9 @@ def _print_mode(report: dict[str, Any]) -> None:
 
 def register(app: typer.Typer) -> None:
     """Attach ``offload``, ``models`` and ``gpu`` to the root app."""
-    app.command("offload")(serve)
+    offload_app = typer.Typer(invoke_without_command=True)
+    offload_app.callback()(serve)
+    offload_app.command("logs")(logs)
+    app.add_typer(offload_app, name="offload")
     app.add_typer(models_app, name="models")
     app.add_typer(gpu_app, name="gpu")

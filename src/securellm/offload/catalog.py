@@ -8,6 +8,7 @@ from securellm.core.config import OffloadSettings
 from securellm.offload.admission import effective_parallel
 from securellm.offload.chat_format import resolve
 from securellm.offload.estimate import Estimate, LoadParams, estimate
+from securellm.offload.hostmem import mem_available_mib, record_host_need
 from securellm.offload.registry import ModelRecord, Registry
 
 
@@ -79,6 +80,13 @@ def model_detail(
     detail["estimate"] = raw.buffers.to_json() if raw else None
     detail["overhead_mib"] = settings.cuda_overhead_mib
     detail["measured"] = calibration.measured.to_json() if calibration else None
+    on_host = settings.gpu == "simulated"
+    params = load_params(settings, record)
+    host = record_host_need(
+        settings, record, params, model_estimate(settings, registry, record), on_host
+    )
+    detail["host_memory_mib"] = host.to_json() if host else None
+    detail["host_available_mib"] = mem_available_mib()
     detail["measured_params"] = calibration.params.to_json() if calibration else None
     if raw and calibration and calibration.params == load_params(settings, record):
         measured = calibration.measured.total

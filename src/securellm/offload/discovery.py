@@ -29,6 +29,11 @@ class Candidate:
     alt_id: str
     problem: str | None = None
 
+    @property
+    def key(self) -> tuple[Path, str]:
+        """What makes it one model: the file, and for Ollama the tag (tags may share a blob)."""
+        return self.path, self.id_hint if self.format == "ollama" else ""
+
 
 def readable_id(stem: str) -> tuple[str, str]:
     """``gemma-3-270m-Q4_K_M`` -> (``gemma-3-270m``, ``gemma-3-270m-q4_k_m``)."""
@@ -114,7 +119,7 @@ def discover(
     ollama_dir: Path | None,
     huggingface_dir: Path | None,
 ) -> list[Candidate]:
-    """Every candidate under the configured folders, each path once."""
+    """Every candidate under the configured folders: each file once, each Ollama tag once."""
     found: list[Candidate] = []
     for folder in model_dirs:
         if folder.is_dir():
@@ -123,10 +128,10 @@ def discover(
         found.extend(scan_ollama(ollama_dir))
     if huggingface_dir is not None:
         found.extend(scan_huggingface(huggingface_dir))
-    seen: set[Path] = set()
+    seen: set[tuple[Path, str]] = set()
     unique = []
     for candidate in found:
-        key = candidate.path.resolve()
+        key = (candidate.path.resolve(), candidate.key[1])
         if key not in seen:
             seen.add(key)
             unique.append(candidate)

@@ -77,6 +77,14 @@ class InsufficientVram(OffloadError):
     type = "server_error"
 
 
+class InsufficientHostMemory(OffloadError):
+    """The load would not fit in the host's available RAM (HTTP 507, with the figures)."""
+
+    status = 507
+    code = "insufficient_host_memory"
+    type = "server_error"
+
+
 class VramBusy(OffloadError):
     """The model could fit, but busy or pinned models hold the memory right now."""
 
@@ -120,3 +128,11 @@ class ModePermissionError(OffloadError):
     status = 403
     code = "permission_denied"
     type = "permission_error"
+
+
+class ModeStepFailed(OffloadError):
+    """systemctl failed to stop or start a unit for another reason (its exit code is shown)."""
+
+    status = 502
+    code = "mode_switch_failed"
+    type = "server_error"

@@ -1,14 +1,20 @@
-"""Read what the estimator needs from a GGUF file with llama.cpp's own ``gguf`` reader."""
+"""Read what the registry and the estimator need from a GGUF file (see ``gguf_header``)."""
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from securellm.offload.gguf_header import (
+    GGUFHeader,
+    HeaderError,
+    SkippedArray,
+    TensorInfo,
+    read_header,
+)
+
 _SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
 META_SCHEMA = 2  # 2: chat_template; the registry reads a file again whose meta is older
 
@@ -57,28 +63,39 @@ class ModelMeta:
 
 def read_gguf(path: Path) -> ModelMeta:
     """Parse ``path``; raise :class:`UnusableModel` with a reason for bad or truncated files."""
-    from gguf import GGUFReader  # heavy import (numpy); only scans need it
-
-    try:
-        size = path.stat().st_size
-        reader = GGUFReader(path)
-    except OSError as exc:
-        raise UnusableModel(f"cannot read file: {exc.strerror or exc}") from exc
-    except Exception as exc:  # the reader raises ValueError, struct errors, numpy errors
-        raise UnusableModel(f"not a valid GGUF file (corrupt or truncated): {exc}") from exc
-    _check_complete(reader, size, path.name)
-    tensors = list(reader.tensors)
+    header = _header(path, path.name, "cannot read file")
+    tensors = list(header.tensors)
     for shard in _other_shards(path):
-        tensors.extend(_shard_tensors(shard))
+        tensors.extend(
+            _header(shard, shard.name, f"missing or unreadable shard {shard.name}").tensors
+        )
     if not tensors:
         raise UnusableModel("the file holds no tensors")
-    return _meta(reader, tensors)
+    return _meta(header.fields, tensors)
 
 
-def _check_complete(reader: Any, size: int, name: str) -> None:
-    end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
-    if end > size:
-        raise UnusableModel(f"truncated: tensor data of {name} ends at byte {end}, file has {size}")
+def chat_template(path: Path) -> str | None:
+    """The file's own ``tokenizer.chat_template`` (a Jinja string), or None when it has none."""
+    try:
+        value = read_header(path).fields.get("tokenizer.chat_template")
+    except (OSError, HeaderError):
+        return None
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _header(path: Path, name: str, unreadable: str) -> GGUFHeader:
+    try:
+        header = read_header(path)
+    except OSError as exc:
+        raise UnusableModel(f"{unreadable}: {exc.strerror or exc}") from exc
+    except HeaderError as exc:
+        raise UnusableModel(f"not a valid GGUF file (corrupt or truncated): {exc}") from exc
+    end = max((t.data_offset + t.n_bytes for t in header.tensors), default=0)
+    if end > header.size:
+        raise UnusableModel(
+            f"truncated: tensor data of {name} ends at byte {end}, file has {header.size}"
+        )
+    return header
 
 
 def _other_shards(path: Path) -> list[Path]:
@@ -91,32 +108,6 @@ def _other_shards(path: Path) -> list[Path]:
     return [path.with_name(f"{stem}-{i:05d}-of-{count:05d}.gguf") for i in range(2, count + 1)]
 
 
-def _shard_tensors(shard: Path) -> list[Any]:
-    from gguf import GGUFReader
-
-    try:
-        reader = GGUFReader(shard)
-        _check_complete(reader, shard.stat().st_size, shard.name)
-    except UnusableModel:
-        raise
-    except OSError as exc:
-        raise UnusableModel(f"missing or unreadable shard {shard.name}: {exc.strerror}") from exc
-    except Exception as exc:  # the reader's ValueError, struct and numpy errors
-        raise UnusableModel(f"shard {shard.name} is corrupt or truncated: {exc}") from exc
-    return list(reader.tensors)
-
-
-def _field(reader: Any, key: str) -> Any:
-    found = reader.fields.get(key)
-    if found is None:
-        return None
-    try:
-        return found.contents()
-    except Exception:  # a malformed value; treat as absent
-        log.debug("unreadable GGUF field %s", key)
-        return None
-
-
 def _int(value: Any) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -125,25 +116,25 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _meta(reader: Any, tensors: list[Any]) -> ModelMeta:
-    arch = _field(reader, "general.architecture")
+def _meta(fields: dict[str, Any], tensors: list[TensorInfo]) -> ModelMeta:
+    arch = fields.get("general.architecture")
     arch = arch if isinstance(arch, str) else None
 
     def hp(name: str) -> Any:
-        return _field(reader, f"{arch}.{name}") if arch else None
+        return fields.get(f"{arch}.{name}") if arch else None
 
     layers = _int(hp("block_count"))
     heads = hp("attention.head_count")
     head_count = _int(heads[0] if isinstance(heads, list) and heads else heads)
     embd = _int(hp("embedding_length"))
     names = {str(t.name) for t in tensors}
-    title = _field(reader, "general.name")
-    template = _field(reader, "tokenizer.chat_template")
+    title = fields.get("general.name")
+    template = fields.get("tokenizer.chat_template")
     return ModelMeta(
         architecture=arch,
         name=title if isinstance(title, str) else None,
         parameters=sum(int(t.n_elements) for t in tensors),
-        quantization=_quantization(reader, tensors),
+        quantization=_quantization(fields, tensors),
         context_length=_int(hp("context_length")),
         block_count=layers,
         embedding_length=embd,
@@ -154,7 +145,7 @@ def _meta(reader: Any, tensors: list[Any]) -> ModelMeta:
         value_length=_int(hp("attention.value_length")),
         sliding_window=_int(hp("attention.sliding_window")),
         swa_pattern=_swa_pattern(hp("attention.sliding_window_pattern"), layers),
-        vocab_size=_vocab(reader, hp("vocab_size")),
+        vocab_size=_vocab(fields, hp("vocab_size")),
         tensor_bytes=sum(int(t.n_bytes) for t in tensors),
         embedding_bytes=sum(int(t.n_bytes) for t in tensors if t.name == "token_embd.weight"),
         tied_embeddings="output.weight" not in names,
@@ -183,14 +174,14 @@ def _swa_pattern(value: Any, layers: int | None) -> tuple[bool, ...]:
     return ()
 
 
-def _vocab(reader: Any, declared: Any) -> int | None:
+def _vocab(fields: dict[str, Any], declared: Any) -> int | None:
     if _int(declared):
         return _int(declared)
-    tokens = reader.fields.get("tokenizer.ggml.tokens")
-    return len(tokens.data) if tokens is not None else None
+    tokens = fields.get("tokenizer.ggml.tokens")
+    return len(tokens) if isinstance(tokens, list | SkippedArray) else None
 
 
-def _layer_bytes(tensors: list[Any], layers: int | None) -> tuple[int, ...]:
+def _layer_bytes(tensors: list[TensorInfo], layers: int | None) -> tuple[int, ...]:
     per = [0] * (layers or 0)
     for tensor in tensors:
         parts = str(tensor.name).split(".")
@@ -199,10 +190,10 @@ def _layer_bytes(tensors: list[Any], layers: int | None) -> tuple[int, ...]:
     return tuple(per)
 
 
-def _quantization(reader: Any, tensors: list[Any]) -> str | None:
+def _quantization(fields: dict[str, Any], tensors: list[TensorInfo]) -> str | None:
     from gguf import GGMLQuantizationType, LlamaFileType
 
-    file_type = _int(_field(reader, "general.file_type"))
+    file_type = _int(fields.get("general.file_type"))
     if file_type is not None:
         try:
             return LlamaFileType(file_type).name.removeprefix("MOSTLY_")
@@ -211,6 +202,9 @@ def _quantization(reader: Any, tensors: list[Any]) -> str | None:
     weights: dict[str, int] = {}
     for tensor in tensors:
         if len(tensor.shape) >= 2:
-            kind = GGMLQuantizationType(int(tensor.tensor_type)).name
+            try:
+                kind = GGMLQuantizationType(tensor.tensor_type).name
+            except ValueError:
+                continue
             weights[kind] = weights.get(kind, 0) + int(tensor.n_bytes)
     return max(weights, key=lambda k: weights[k]) if weights else None

@@ -2,25 +2,34 @@
 
 Build mode unloads every model, stops the configured systemd units (``systemctl`` by argv,
 never a shell), waits until VRAM use drops below a threshold, and reports what still holds
-memory. Local mode starts the units again and lets the scheduler load models.
+memory. It is a transaction: when a step fails, the units already stopped are started again,
+the models reloaded and the mode stays ``local``; the error names the failed unit. A unit
+that is not installed (systemctl exit 5) is skipped. Local mode lets the scheduler load
+models at once, then starts the units again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from securellm.core.config import OffloadSettings
-from securellm.offload.errors import BadRequest, ModePermissionError, ModeUnavailable
+from securellm.offload.errors import (
+    BadRequest,
+    ModePermissionError,
+    ModeStepFailed,
+    ModeUnavailable,
+    OffloadError,
+)
 from securellm.offload.gpu.base import VramMonitor
 from securellm.offload.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["local", "build"]
+_NO_SUCH_UNIT = 5  # systemctl's exit code for a unit that is not installed
 _DENIED = (
     "access denied",
     "interactive authentication required",
@@ -75,27 +84,66 @@ class ModeManager:
         self._scheduler = scheduler
         self.mode: Mode = "local"
 
-    async def _units(self, action: str, units: Sequence[str]) -> dict[str, str]:
-        done: dict[str, str] = {}
-        for unit in units:
-            code, stderr = await systemctl(self._settings.systemctl, action, unit)
-            if code != 0 and (code == 4 or any(d in stderr.lower() for d in _DENIED)):
-                raise ModePermissionError(
-                    f"not allowed to {action} {unit}: {stderr or f'exit code {code}'}; run as root "
-                    "or grant this user the right through polkit/sudo"
-                )
-            done[unit] = "ok" if code == 0 else f"failed (exit {code}): {stderr[:200]}"
-        return done
+    async def _unit(self, action: str, unit: str) -> str:
+        """Run one step; "ok" or "not installed", else raise naming the unit."""
+        code, stderr = await systemctl(self._settings.systemctl, action, unit)
+        if code == 0:
+            return "ok"
+        if code == 4 or any(d in stderr.lower() for d in _DENIED):
+            raise ModePermissionError(
+                f"not allowed to {action} {unit}: {stderr or f'exit code {code}'}; run as root "
+                "or grant this user the right through polkit/sudo"
+            )
+        if code == _NO_SUCH_UNIT or "not loaded" in stderr.lower() or "not found" in stderr.lower():
+            return "not installed"
+        raise ModeStepFailed(f"{action} {unit} failed (exit {code}): {stderr[:200]}")
 
     async def build(self) -> ModeReport:
+        """Unload, stop every unit, wait for VRAM to drop; on any failure undo it all."""
         report = ModeReport(mode="build", threshold_mib=self._settings.build_mode_threshold_mib)
-        if self._scheduler is not None:
-            self._scheduler.frozen = True
-            report.unloaded = await self._scheduler.unload_all(drain_s=self._settings.busy_wait_s)
+        stopped: list[str] = []
+        try:
+            if self._scheduler is not None:
+                self._scheduler.frozen = True
+                drain = self._settings.busy_wait_s
+                report.unloaded = await self._scheduler.unload_all(drain_s=drain)
+            for unit in self._settings.gpu_units:
+                report.units[unit] = await self._unit("stop", unit)
+                if report.units[unit] == "ok":
+                    stopped.append(unit)
+        except (ModePermissionError, ModeStepFailed, ModeUnavailable) as exc:
+            undone = await self._undo_build(stopped, report.unloaded)
+            raise type(exc)(f"{exc}; {undone}; mode stays local") from exc
         self.mode = "build"
-        report.units = await self._units("stop", self._settings.gpu_units)
         await self._wait_below(report)
         return report
+
+    async def _undo_build(self, stopped: list[str], unloaded: list[str]) -> str:
+        """Start the stopped units again (last first), thaw, reload; says what it undid."""
+        undone: list[str] = []
+        for unit in reversed(stopped):
+            try:
+                await self._unit("start", unit)
+                undone.append(f"started {unit} again")
+            except OffloadError as exc:
+                undone.append(f"could not start {unit} again ({exc})")
+        self.mode = "local"
+        if self._scheduler is not None:
+            self._scheduler.frozen = False
+            undone.extend(await self._reload(unloaded))
+        return "undone: " + (", ".join(undone) or "nothing had changed")
+
+    async def _reload(self, models: list[str]) -> list[str]:
+        assert self._scheduler is not None
+        done = []
+        for model in models:
+            try:
+                await self._scheduler.load(model)
+                done.append(f"reloaded {model}")
+            except OffloadError as exc:
+                log.warning("could not reload %s after a failed build mode: %s", model, exc)
+                done.append(f"could not reload {model}")
+        return done
 
     async def _wait_below(self, report: ModeReport) -> None:
         loop = asyncio.get_running_loop()
@@ -115,11 +163,20 @@ class ModeManager:
             await asyncio.sleep(0.5)
 
     async def local(self) -> ModeReport:
+        """Serve models again at once, then start every unit; a failed start is reported."""
         report = ModeReport(mode="local")
-        report.units = await self._units("start", self._settings.gpu_units)
         self.mode = "local"
         if self._scheduler is not None:
             self._scheduler.frozen = False
+        failed: list[str] = []
+        for unit in self._settings.gpu_units:
+            try:
+                report.units[unit] = await self._unit("start", unit)
+            except (ModePermissionError, ModeStepFailed) as exc:
+                report.units[unit] = f"failed: {exc}"
+                failed.append(str(exc))
+        if failed:
+            raise ModeStepFailed(f"mode is local, but {'; '.join(failed)}")
         self._monitor.invalidate()
         report.used_mib = self._monitor.read().used_mib
         return report

@@ -15,11 +15,12 @@ from securellm.core.sqlite import write_transaction
 from securellm.offload.discovery import Candidate, Format
 from securellm.offload.estimate import Buffers, Calibration, LoadParams
 from securellm.offload.gguf_meta import META_SCHEMA, ModelMeta, UnusableModel, read_gguf
+from securellm.offload.scan_claims import ScanClaims
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
     id TEXT PRIMARY KEY,
-    path TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
     format TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS calibrations (
 );
 """
 
+SCHEMA_VERSION = 2  # 2: a path may back several ids (Ollama tags that share one blob)
 Progress = Callable[[int, int, Path], None]
 
 
@@ -51,6 +53,11 @@ class ModelRecord:
     usable: bool
     reason: str | None
     meta: ModelMeta | None
+
+    @property
+    def key(self) -> tuple[Path, str]:
+        """Matches :attr:`Candidate.key` of the file (and Ollama tag) it was read from."""
+        return self.path, self.id if self.format == "ollama" else ""
 
 
 @dataclass
@@ -89,10 +96,20 @@ class Registry:
         self.path = path
         self._read = reader
         self._lock = threading.Lock()
+        self._id_lock = threading.Lock()  # choosing a free id and writing it are one step
+        self._claims = ScanClaims()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._migrate()
         self._db.executescript(SCHEMA)
+
+    def _migrate(self) -> None:
+        """Older files keep ``models`` unique by path; the table is a cache, so rebuild it."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:
+            self._db.execute("DROP TABLE IF EXISTS models")
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         with self._lock:
@@ -113,22 +130,58 @@ class Registry:
             row = self._db.execute("SELECT * FROM models WHERE id = ?", (model_id,)).fetchone()
         return _record(row) if row else None
 
+    def find(self, model_id: str) -> ModelRecord | None:
+        """``get``, or, while a scan runs, read the candidate that would get this id at once."""
+        record = self.get(model_id)
+        if record is not None:
+            return record
+        claim = self._claims.claim_for_find(model_id)
+        if claim is None:
+            return self.get(model_id)
+        candidate, done, mine = claim
+        if mine:
+            try:
+                self._scan_one(candidate, None, ScanReport())
+            finally:
+                done.set()
+        else:
+            done.wait(600)
+        return self.get(model_id)
+
+    def announce(self, candidates: list[Candidate]) -> None:
+        """Make the new ones findable by id before the scan that will read them starts."""
+        known = {r.key for r in self.all()}
+        self._claims.open([c for c in candidates if c.key not in known])
+
     def scan(self, candidates: list[Candidate], progress: Progress | None = None) -> ScanReport:
         """Read new or changed files (size + mtime), drop vanished ones; never raises per file."""
         report = ScanReport()
-        known = {r.path: r for r in self.all()}
-        seen: set[Path] = set()
-        for done, candidate in enumerate(candidates, start=1):
-            seen.add(candidate.path)
-            self._scan_one(candidate, known.get(candidate.path), report)
-            if progress:
-                progress(done, len(candidates), candidate.path)
-        gone = [path for path in known if path not in seen]
+        known = {r.key: r for r in self.all()}
+        self._claims.open([c for c in candidates if c.key not in known])
+        try:
+            for done, candidate in enumerate(candidates, start=1):
+                self._scan_claimed(candidate, known.get(candidate.key), report)
+                if progress:
+                    progress(done, len(candidates), candidate.path)
+        finally:
+            self._claims.close()
+        seen = {c.key for c in candidates}
+        gone = [record for key, record in known.items() if key not in seen]
         with self._tx() as db:
-            for path in gone:
-                db.execute("DELETE FROM models WHERE path = ?", (str(path),))
+            for record in gone:
+                db.execute("DELETE FROM models WHERE id = ?", (record.id,))
         report.removed = len(gone)
         return report
+
+    def _scan_claimed(self, cand: Candidate, old: ModelRecord | None, report: ScanReport) -> None:
+        event = self._claims.claim_for_scan(cand)
+        if event is None:  # find() read it (or is reading it) while this scan ran
+            report.added += 1
+            return
+        try:
+            self._scan_one(cand, old, report)
+        finally:
+            event.set()
 
     def _scan_one(self, cand: Candidate, old: ModelRecord | None, report: ScanReport) -> None:
         try:
@@ -149,6 +202,21 @@ class Registry:
                 meta = self._read(cand.path)
             except UnusableModel as exc:
                 reason = str(exc)
+        with self._id_lock:
+            self._write(cand, old, (size, mtime_ns), meta, reason)
+        report.updated += 1 if old else 0
+        report.added += 0 if old else 1
+        report.unusable += 0 if reason is None else 1
+
+    def _write(
+        self,
+        cand: Candidate,
+        old: ModelRecord | None,
+        stat: tuple[int, int],
+        meta: ModelMeta | None,
+        reason: str | None,
+    ) -> None:
+        size, mtime_ns = stat
         model_id = old.id if old else self._free_id(cand)
         with self._tx() as db:
             db.execute(
@@ -165,11 +233,9 @@ class Registry:
                     time.time(),
                 ),
             )
-            if old is not None and not same_file:
+            # a re-read of the same file (older meta) keeps the model's measurement
+            if old is not None and (old.size, old.mtime_ns) != stat:
                 db.execute("DELETE FROM calibrations WHERE model_id = ?", (model_id,))
-        report.updated += 1 if old else 0
-        report.added += 0 if old else 1
-        report.unusable += 0 if reason is None else 1
 
     def _free_id(self, cand: Candidate) -> str:
         """The readable id if free, then the id with its quantisation, then a numbered one."""

@@ -30,6 +30,7 @@ from securellm.offload.errors import (
 from securellm.offload.estimate import Estimate, LoadParams
 from securellm.offload.gpu.base import VramMonitor
 from securellm.offload.gpu.simulated import SimulatedGpu
+from securellm.offload.hostmem import refuse_without_host_room
 from securellm.offload.metrics import Metrics
 from securellm.offload.registry import ModelRecord, Registry
 
@@ -166,7 +167,7 @@ class Scheduler:
             log.warning("loading %s failed: %s", model_id, task.exception())
 
     def _record(self, model_id: str) -> ModelRecord:
-        record = self.registry.get(model_id)
+        record = self.registry.find(model_id)
         if record is None:
             raise ModelNotFound(
                 f"model {model_id!r} is not in the registry (try POST /models/scan)"
@@ -180,6 +181,8 @@ class Scheduler:
         params = self.params_for(record)
         guess = self.estimate_for(record)
         need = guess.total_mib if guess else self.settings.cuda_overhead_mib
+        self._capacity_check(model_id, need)  # "never fits the GPU" is the first answer
+        refuse_without_host_room(self.settings, record, params, guess, bool(self.simulated))
         async with self._lock:
             if model_id in self._slots:
                 return

@@ -23,8 +23,10 @@ from securellm.offload.discovery import Candidate, discover
 from securellm.offload.errors import BackendError
 from securellm.offload.estimate import LoadParams
 from securellm.offload.gpu import VramMonitor, build_reader
+from securellm.offload.logs import server_log_path
 from securellm.offload.metrics import Metrics
 from securellm.offload.modes import ModeManager
+from securellm.offload.ownership import Ownership
 from securellm.offload.registry import ModelRecord, Registry, ScanReport
 from securellm.offload.scheduler import Scheduler
 
@@ -53,10 +55,17 @@ def scan(
 class ProcessFactory:
     """Makes llama.cpp processes (or Ollama handles for Ollama models when configured)."""
 
-    def __init__(self, settings: OffloadSettings, session: aiohttp.ClientSession, log_dir: Path):
+    def __init__(
+        self,
+        settings: OffloadSettings,
+        session: aiohttp.ClientSession,
+        log_dir: Path,
+        ownership: Ownership | None = None,
+    ):
         self._settings = settings
         self._session = session
         self._log_dir = log_dir
+        self._ownership = ownership
         self._ports = PortAllocator(*settings.port_range)
 
     def create(self, record: ModelRecord, params: LoadParams) -> ModelServer:
@@ -74,18 +83,20 @@ class ProcessFactory:
             "ngl": str(params.ngl),
             "parallel": str(params.parallel),
         }
-        safe_name = record.id.replace("/", "_").replace(":", "_")
         argv = render_command(self._settings.llamacpp_command, values)
         argv.extend(self._extra_args(record))
         return LlamaCppServer(
             record.id,
             argv,
             port,
-            self._log_dir / f"{safe_name}.log",
+            server_log_path(self._log_dir, record.id),
             self._session,
             health_path=self._settings.health_path,
             load_timeout_s=self._settings.load_timeout_s,
             stop_timeout_s=self._settings.stop_timeout_s,
+            ownership=self._ownership,
+            die_with_offload=self._settings.die_with_offload,
+            log_max_bytes=self._settings.server_log_max_bytes,
         )
 
     def _extra_args(self, record: ModelRecord) -> list[str]:
@@ -109,8 +120,10 @@ class OffloadService:
     metrics: Metrics
     session: aiohttp.ClientSession
     admission: Admission
+    ownership: Ownership
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scan_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    initial_scan: asyncio.Task[ScanReport] | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> OffloadService:
@@ -123,15 +136,41 @@ class OffloadService:
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
             connector=aiohttp.TCPConnector(limit=256),
         )
-        factory = ProcessFactory(config, session, settings.log_dir / "offload")
+        ownership = Ownership(settings.state_dir / "offload" / "servers.json")
+        factory = ProcessFactory(config, session, settings.log_dir / "offload", ownership)
         scheduler = Scheduler(config, registry, monitor, factory, metrics)
         modes = ModeManager(config, monitor, scheduler)
         admission = Admission(config)
-        return cls(settings, registry, monitor, scheduler, modes, metrics, session, admission)
+        return cls(
+            settings, registry, monitor, scheduler, modes, metrics, session, admission, ownership
+        )
+
+    async def recover(self) -> None:
+        """Stop model servers a crashed offload left behind (see ``offload.ownership``)."""
+        stop_s = self.settings.offload.stop_timeout_s
+        await asyncio.to_thread(self.ownership.recover, stop_s)
 
     async def scan(self) -> ScanReport:
         async with self.scan_lock:  # one scan at a time; a second caller waits for its own
             return await asyncio.to_thread(scan, self.settings.offload, self.registry)
+
+    def scan_in_background(self) -> None:
+        """Start the first scan without waiting: ``/health`` answers meanwhile, and a model
+        asked for by id before the scan reaches it is read on demand (``Registry.find``).
+        """
+        found = candidates(self.settings.offload)  # listing folders is quick; reading is not
+        self.registry.announce(found)
+        self.initial_scan = asyncio.create_task(self._scan(found), name="initial scan")
+
+    async def _scan(self, found: list[Candidate]) -> ScanReport:
+        async with self.scan_lock:
+            return await asyncio.to_thread(self.registry.scan, found)
+
+    async def scanned(self) -> None:
+        """Wait for the first scan (listings are complete only after it); never raises."""
+        if self.initial_scan is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.initial_scan)
 
     def start_background(self) -> None:
         config = self.settings.offload
@@ -141,6 +180,7 @@ class OffloadService:
         self.tasks.append(asyncio.create_task(reaper, name="idle reaper"))
 
     async def close(self) -> None:
+        await self.scanned()  # a scan in a worker thread cannot be cancelled; it is short
         for task in self.tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -79,12 +79,19 @@ class OffloadSettings(Section):
     vram_cache_ms: int = Field(default=500, ge=0, le=60_000)
     vram_reserve_mib: int = Field(default=256, ge=0)
     cuda_overhead_mib: int = Field(default=300, ge=0)
+    # refuse a load whose host RAM need (logits, CPU weights and KV) exceeds MemAvailable
+    host_memory_check: bool = True
+    host_reserve_mib: int = Field(default=512, ge=0)
 
     llamacpp_command: tuple[str, ...] = DEFAULT_LLAMACPP_COMMAND
     health_path: str = "/v1/models"
     port_range: tuple[int, int] = (9100, 9199)
     load_timeout_s: float = Field(default=120.0, gt=0)
     stop_timeout_s: float = Field(default=10.0, gt=0)
+    # Linux: model servers get PR_SET_PDEATHSIG, so they die with offload even on SIGKILL.
+    die_with_offload: bool = True
+    # each model server's output: <log_dir>/offload/<model>.log, rotated once to .log.1
+    server_log_max_bytes: int = Field(default=8 * 1024 * 1024, ge=4096)
     default_ctx: int = Field(default=4096, ge=128)
     parallel: int = Field(default=1, ge=1, le=256)
     queue: int = Field(default=16, ge=0, le=10_000)

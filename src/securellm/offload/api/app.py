@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from securellm.core.config import Settings
-from securellm.offload.api import openapi, routes
+from securellm.offload.api import logs, openapi, routes
 from securellm.offload.api.errors import http_error, offload_error, unexpected_error
 from securellm.offload.api.limits import BodyLimit
 from securellm.offload.api.upstream import passthrough
@@ -29,8 +29,9 @@ def create_app(settings: Settings, *, scan_on_start: bool = True) -> Starlette:
         service = OffloadService.create(settings)
         app.state.service = service
         try:
+            await service.recover()
             if scan_on_start:
-                await service.scan()
+                service.scan_in_background()
             service.start_background()
             yield
         finally:
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, scan_on_start: bool = True) -> Starlette:
             Route("/models/{model_id}", routes.show_model, methods=["GET"]),
             Route("/models/{model_id}/load", routes.load_model, methods=["POST"]),
             Route("/models/{model_id}/unload", routes.unload_model, methods=["POST"]),
+            Route("/models/{model_id}/logs", logs.model_logs, methods=["GET"]),
             Route("/backends", routes.backends, methods=["GET"]),
             Route("/mode", routes.get_mode, methods=["GET"]),
             Route("/mode", routes.set_mode, methods=["POST"]),

@@ -33,12 +33,12 @@ WHY = {
     409: "the GPU is in build mode (gpu_build_mode), or the model has requests in flight "
     "(model_busy)",
     422: "the model is in the registry but cannot be loaded, or cannot chat (see its reason)",
-    502: "the model's server failed to start, died, or answered garbage",
+    502: "the model's server failed to start, died, or answered garbage; or systemctl failed",
     413: "the body is over offload.max_body_bytes",
     503: "busy or pinned models hold the memory now, the model's queue is full (Retry-After), "
     "or no GPU reader or systemctl works",
     504: "the model's server did not become healthy in time",
-    507: "the model can never fit this GPU",
+    507: "the model can never fit this GPU, or not in the host's available RAM",
 }
 LOADING = (404, 409, 422, 502, 503, 504, 507)
 MODEL_ID = Param("model_id", "path", "a registry id (see GET /models)")
@@ -58,6 +58,18 @@ def _upstream(method: str) -> Operation:
     summary = "the model server's own API (loads the model on demand)"
     return Operation(method, path, f"upstream{method.title()}", summary, "offload", replies,
                      params=(MODEL_ID, UPSTREAM_PATH))  # fmt: skip
+
+
+LOG_PARAMS = (
+    MODEL_ID,
+    Param("lines", "query", "how many last lines (0-10000, default 100)", {"type": "integer"}),
+    Param(
+        "follow",
+        "query",
+        "keep streaming what the server writes while it runs",
+        {"type": "boolean"},
+    ),
+)
 
 
 def _op(
@@ -104,11 +116,13 @@ def operations() -> list[Operation]:
             Reply(200, "loaded", s.LoadResult), LOADING, params=model),
         _op("POST /models/{model_id}/unload", "unloadModel", "unload a model",
             Reply(200, "unloaded", s.UnloadResult), (404, 409), params=model),
+        _op("GET /models/{model_id}/logs", "modelLogs", "the model server's log (tail or follow)",
+            Reply(200, "log lines", media=TEXT), (400, 404), params=LOG_PARAMS),
         _op("GET /backends", "listBackends", "model servers, Ollama and remotes",
             Reply(200, "each backend", s.BackendList)),
         _op("GET /mode", "getMode", "the GPU mode", Reply(200, "the mode", s.Mode)),
         _op("POST /mode", "setMode", "switch to build mode (free the GPU) or back to local",
-            Reply(200, "what the switch did", s.ModeReport), (400, 403, 503), s.ModeRequest),
+            Reply(200, "what the switch did", s.ModeReport), (400, 403, 502, 503), s.ModeRequest),
         _op("GET /metrics", "metrics", "Prometheus metrics", Reply(200, "metrics", media=TEXT)),
         _op("GET /openapi.json", "openapi", "this document",
             Reply(200, "the OpenAPI 3.1 document", media={"application/json": {"type": "object"}})),

@@ -57,6 +57,7 @@ async def health_vram(request: Request) -> Response:
 
 async def openai_models(request: Request) -> Response:
     service = _service(request)
+    await service.scanned()
     config = service.settings.offload
     # context_length: what each model is loaded with, so the gateway fits max_tokens to it.
     data = [
@@ -87,6 +88,7 @@ async def tokenize_text(request: Request) -> Response:
 
 async def list_models(request: Request) -> Response:
     service = _service(request)
+    await service.scanned()
     config = service.settings.offload
     data = [
         model_entry(config, service.registry, r, service.scheduler.is_loaded(r.id))
@@ -103,7 +105,7 @@ async def scan_models(request: Request) -> Response:
 async def show_model(request: Request) -> Response:
     service = _service(request)
     model_id = request.path_params["model_id"]
-    record = service.registry.get(model_id)
+    record = service.registry.find(model_id)
     if record is None:
         raise ModelNotFound(f"model {model_id!r} is not in the registry")
     loaded = service.scheduler.is_loaded(model_id)
@@ -121,7 +123,7 @@ async def load_model(request: Request) -> Response:
 async def unload_model(request: Request) -> Response:
     service = _service(request)
     model_id = request.path_params["model_id"]
-    if service.registry.get(model_id) is None:
+    if service.registry.find(model_id) is None:
         raise ModelNotFound(f"model {model_id!r} is not in the registry")
     was_loaded = await service.scheduler.unload(model_id)
     return _json({"model": model_id, "loaded": False, "was_loaded": was_loaded})

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import subprocess
 from pathlib import Path
-from typing import IO
 
 import aiohttp
 
@@ -15,6 +14,8 @@ from securellm.offload.backends.base import Lifecycle, ServerState
 from securellm.offload.calibrate import parse_buffers
 from securellm.offload.errors import BackendError, LoadTimeout
 from securellm.offload.estimate import Buffers
+from securellm.offload.logs import BoundedLog, pump
+from securellm.offload.ownership import Ownership, die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ class LlamaCppServer:
         health_path: str = "/v1/models",
         load_timeout_s: float = 120.0,
         stop_timeout_s: float = 10.0,
+        ownership: Ownership | None = None,
+        die_with_offload: bool = True,
+        log_max_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self.model_id = model_id
         self.upstream_model = model_id
@@ -57,8 +61,12 @@ class LlamaCppServer:
         self._load_timeout_s = load_timeout_s
         self._stop_timeout_s = stop_timeout_s
         self._life = Lifecycle()
+        self._ownership = ownership
+        self._preexec = die_with_parent() if die_with_offload else None
         self._proc: asyncio.subprocess.Process | None = None
-        self._log_file: IO[bytes] | None = None
+        self._log_max_bytes = log_max_bytes
+        self._log: BoundedLog | None = None
+        self._pump: asyncio.Task[None] | None = None
 
     @property
     def state(self) -> ServerState:
@@ -73,20 +81,24 @@ class LlamaCppServer:
 
     async def start(self) -> None:
         self._life.move(ServerState.STARTING)
-        self._log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log_file = self._log_path.open("wb")
+        self._log = BoundedLog(self._log_path, self._log_max_bytes)
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 *self._argv,
                 stdin=subprocess.DEVNULL,
-                stdout=self._log_file,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=self._preexec,
             )
         except OSError as exc:
             self._life.move(ServerState.FAILED)
-            self._close_log()
+            await self._close_log()
             raise BackendError(f"cannot start {self._argv[0]!r}: {exc.strerror or exc}") from exc
+        assert self._proc.stdout is not None
+        self._pump = asyncio.create_task(pump(self._proc.stdout, self._log), name="server log")
+        if self._ownership is not None:
+            self._ownership.record(self._proc.pid, self.port, self.model_id, self._argv)
         await self._wait_healthy()
         self._life.move(ServerState.READY)
 
@@ -143,12 +155,18 @@ class LlamaCppServer:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 await proc.wait()
-        self._close_log()
+        if proc is not None and self._ownership is not None:
+            self._ownership.forget(proc.pid)
+        await self._close_log()
 
-    def _close_log(self) -> None:
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+    async def _close_log(self) -> None:
+        if self._pump is not None:
+            with contextlib.suppress(Exception):  # the output is read to its end first
+                await asyncio.wait_for(self._pump, 5)
+            self._pump = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def log_text(self) -> str:
         try:
