@@ -13,6 +13,7 @@ from starlette.responses import Response, StreamingResponse
 
 from securellm.offload.api.errors import error_response
 from securellm.offload.errors import BackendError, BadRequest
+from securellm.offload.keep_alive import take_keep_alive
 from securellm.offload.scheduler import Scheduler, Slot
 from securellm.offload.service import OffloadService
 
@@ -94,9 +95,10 @@ async def _sse(response: aiohttp.ClientResponse, model_id: str) -> AsyncIterator
 class Lease:
     """One request's hold on a model and its upstream response; ``close`` runs once."""
 
-    def __init__(self, scheduler: Scheduler, slot: Slot) -> None:
+    def __init__(self, scheduler: Scheduler, slot: Slot, keep_alive_s: float | None) -> None:
         self._scheduler = scheduler
         self._slot = slot
+        self._keep_alive_s = keep_alive_s
         self.upstream: aiohttp.ClientResponse | None = None
         self._closed = False
 
@@ -106,7 +108,7 @@ class Lease:
         self._closed = True
         if self.upstream is not None:
             self.upstream.release()
-        self._scheduler.release(self._slot)
+        self._scheduler.release(self._slot, self._keep_alive_s)
 
     async def aclose(self) -> None:
         self.close()
@@ -116,9 +118,10 @@ async def forward(service: OffloadService, request: Request, path: str) -> Respo
     """Route ``request`` to its model, loading it on demand."""
     payload = await read_payload(request)
     check_inference(payload, path)
+    keep_alive_s = take_keep_alive(payload)
     model_id = payload["model"]
     slot = await service.scheduler.acquire(model_id)
-    lease = Lease(service.scheduler, slot)
+    lease = Lease(service.scheduler, slot, keep_alive_s)
     payload["model"] = slot.server.upstream_model
     streaming = False
     try:

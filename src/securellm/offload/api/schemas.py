@@ -35,6 +35,11 @@ class ChatRequest(OpenModel):
     model: str = Field(min_length=1, description="a registry id (see GET /models)")
     messages: list[dict[str, Any]]
     stream: bool | None = None
+    keep_alive: float | str | None = Field(
+        default=None,
+        description="Ollama's: seconds, or a duration like 5m or 1h; 0 unloads the model after "
+        "this request, a negative value keeps it loaded",
+    )
 
 
 class CompletionRequest(OpenModel):
@@ -43,6 +48,11 @@ class CompletionRequest(OpenModel):
     model: str = Field(min_length=1, description="a registry id (see GET /models)")
     prompt: str | list[Any]
     stream: bool | None = None
+    keep_alive: float | str | None = Field(
+        default=None,
+        description="Ollama's: seconds, or a duration like 5m or 1h; 0 unloads the model after "
+        "this request, a negative value keeps it loaded",
+    )
 
 
 class Completion(OpenModel):
@@ -86,6 +96,30 @@ class Gpu(OpenModel):
 class LoadedModel(OpenModel):
     model: str
     vram_mib: int
+    in_flight: int  # requests this model is answering now
+
+
+class PsModel(OpenModel):
+    """One loaded model in ``GET /ps`` (like ``ollama ps``)."""
+
+    model: str
+    size_mib: int
+    vram_mib: int
+    cpu_mib: int
+    processor: str
+    context: int
+    parallel: int
+    in_flight: int
+    pinned: bool
+    until: Literal["pinned", "busy", "forever", "idle"]
+    expires_in_s: float | None
+    expires_at: float | None
+
+
+class Ps(OpenModel):
+    source: str
+    gpus: list[Gpu]
+    models: list[PsModel]
 
 
 class Vram(OpenModel):
