@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from securellm.cli.common import ConfigOption, fail, out_console, settings_or_exit
+from securellm.cli.gpu_status_cmd import gpu_status
 from securellm.cli.offload_logs import logs
 from securellm.core.config import Settings
 from securellm.offload.catalog import model_detail, model_entry
@@ -176,37 +177,7 @@ async def _call(settings: Settings, method: str, path: str, body: Any = None) ->
     return data
 
 
-@gpu_app.command("status")
-def gpu_status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """GPU memory now, and the models offload has loaded (when it runs)."""
-    settings = settings_or_exit(config)
-    running = asyncio.run(_call(settings, "GET", "/health/vram"))
-    if running is None:
-        try:
-            reading = VramMonitor(build_reader(settings.offload)).read()
-        except OffloadError as exc:
-            fail(str(exc))
-        running = {
-            "source": reading.source,
-            "gpus": [g.__dict__ for g in reading.gpus],
-            "loaded": [],
-        }
-    if as_json:
-        typer.echo(orjson.dumps(running).decode())
-        return
-    table = Table("gpu", "name", "total MiB", "used MiB", "free MiB")
-    for gpu in running["gpus"]:
-        table.add_row(
-            str(gpu["index"]),
-            gpu["name"],
-            str(gpu["total_mib"]),
-            str(gpu["used_mib"]),
-            str(gpu["free_mib"]),
-        )
-    out_console.print(f"source: {running['source']}")
-    out_console.print(table)
-    for model in running["loaded"]:
-        out_console.print(f"loaded: {model['model']} ({model['vram_mib']} MiB)", highlight=False)
+gpu_app.command("status")(gpu_status)
 
 
 @gpu_app.command("mode")

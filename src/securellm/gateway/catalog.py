@@ -14,6 +14,7 @@ from securellm.providers.base import Provider
 
 log = logging.getLogger(__name__)
 REDISCOVER_AFTER_S = 30.0
+LOADED_FIRST = "loaded-first"  # the default for several offload hosts (resilience.routing)
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,20 @@ class Catalog:
         alias = self.aliases.get(requested)
         if alias is not None:
             targets = tuple([await self._target(t) for t in alias.targets])
-            return Route(requested, targets, alias.strategy, alias.weights, alias.fallback_on)
+            strategy: str = alias.strategy
+            if "strategy" not in alias.model_fields_set and _all_offload(targets):
+                strategy = LOADED_FIRST
+            return Route(requested, targets, strategy, alias.weights, alias.fallback_on)
+        hosts = self._offload_hosts(requested)
+        if hosts:
+            return Route(requested, hosts, LOADED_FIRST)
         return Route(requested, (await self._target(requested),))
+
+    def _offload_hosts(self, name: str) -> tuple[Target, ...]:
+        """Every offload provider listing the bare model ``name``, when there are several."""
+        owners = [p for p, models in self._models.items() if models and name in models]
+        targets = tuple(Target(self.providers[p], name) for p in owners)
+        return targets if len(targets) > 1 and _all_offload(targets) else ()
 
     async def _target(self, name: str) -> Target:
         provider_name, sep, model = name.partition("/")
@@ -116,3 +129,7 @@ class Catalog:
             raise ModelNotFound(
                 f"model {model!r} does not exist on provider {provider!r}", param="model"
             )
+
+
+def _all_offload(targets: tuple[Target, ...]) -> bool:
+    return all(t.provider.settings.kind == "offload" for t in targets)

@@ -26,8 +26,9 @@ from securellm.gateway.cache.response_cache import ResponseCache
 from securellm.gateway.catalog import Route, Target
 from securellm.gateway.context import RequestContext
 from securellm.gateway.resilience.breaker import BreakerStore, MemoryBreakers
+from securellm.gateway.resilience.hosts import HostProbe
 from securellm.gateway.resilience.retry import delay_before_retry, is_retryable
-from securellm.gateway.resilience.routing import TargetStats, ordered_targets
+from securellm.gateway.resilience.routing import LOADED_FIRST, TargetStats, by_host, ordered_targets
 from securellm.providers.base import JSON, Call, UpstreamResponse
 
 Operation = Literal["chat", "completions", "embeddings", "messages", "count_tokens", "responses"]
@@ -79,6 +80,7 @@ class Dispatcher:
         self.breakers: BreakerStore = breakers or MemoryBreakers()
         self.cache = cache
         self.stats = TargetStats()
+        self.hosts = HostProbe()
         self.on_retry = on_retry or (lambda _provider: None)
 
     async def dispatch(
@@ -93,7 +95,7 @@ class Dispatcher:
                 return self.cache.replay(hit)
         deadline = time.monotonic() + self.request_timeout_s
         last: SecureLLMError | None = None
-        for target in ordered_targets(route, self.stats):
+        for target in await self.order(route):
             try:
                 result = await self._try_target(ctx, target, op, body, stream, deadline)
             except SecureLLMError as exc:
@@ -106,6 +108,13 @@ class Dispatcher:
             return result
         assert last is not None
         raise last
+
+    async def order(self, route: Route) -> list[Target]:
+        """The route's targets in the order its strategy gives (offload hosts: probed)."""
+        if route.strategy == LOADED_FIRST and len(route.targets) > 1:
+            views = await self.hosts.views([t.provider for t in route.targets])
+            return by_host(route.targets, views)
+        return ordered_targets(route, self.stats)
 
     async def _try_target(
         self,

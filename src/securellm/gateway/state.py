@@ -126,6 +126,7 @@ async def build_state(
     finally:
         purge.cancel()
         await asyncio.gather(purge, return_exceptions=True)
+        await resilience.dispatcher.hosts.close()
         await asyncio.gather(*(p.close() for p in providers.values()), return_exceptions=True)
         if redis is not None:
             await redis.aclose()
@@ -165,5 +166,9 @@ def _resilience(settings: Settings, redis: Redis | None) -> _Resilience:
     def circuits() -> object:
         return {name: str(state) for name, state in breakers.snapshot().items()}
 
-    probes: dict[str, Callable[[], object]] = {"circuits": circuits, "cache": cache.describe}
+    probes: dict[str, Callable[[], object]] = {
+        "circuits": circuits,
+        "cache": cache.describe,
+        "offload_hosts": dispatcher.hosts.describe,
+    }
     return _Resilience(dispatcher, cache, metrics, probes)

@@ -58,6 +58,11 @@ class Slot:
     last_used: float
     in_flight: int = 0
     loaded_at: float = field(default_factory=time.time)
+    keep_alive_s: float | None = None  # the last request's ``keep_alive``, else ``ttl_s``
+
+    @property
+    def idle_ttl_s(self) -> float:
+        return self.ttl_s if self.keep_alive_s is None else self.keep_alive_s
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,6 +101,7 @@ class Scheduler:
         self._wanted: dict[str, int] = {}
         self._lock = asyncio.Lock()
         self._released = asyncio.Event()
+        self._reaps: set[asyncio.Task[None]] = set()
         self.frozen = False
 
     @property
@@ -105,6 +111,10 @@ class Scheduler:
 
     def slots(self) -> list[Slot]:
         return list(self._slots.values())
+
+    def clock(self) -> float:
+        """The clock ``Slot.last_used`` is read on."""
+        return self._clock()
 
     def is_loaded(self, model_id: str) -> bool:
         return model_id in self._slots
@@ -135,12 +145,17 @@ class Scheduler:
             if not self._wanted[model_id]:
                 del self._wanted[model_id]
 
-    def release(self, slot: Slot) -> None:
-        """One request on ``slot`` finished."""
+    def release(self, slot: Slot, keep_alive_s: float | None = None) -> None:
+        """One request on ``slot`` finished; its ``keep_alive`` (if any) sets the idle timer."""
         slot.in_flight = max(slot.in_flight - 1, 0)
         slot.last_used = self._clock()
+        slot.keep_alive_s = keep_alive_s
         self._released.set()
         self._released = asyncio.Event()
+        if keep_alive_s == 0 and not slot.in_flight:
+            task = asyncio.get_running_loop().create_task(self._reap_once())
+            self._reaps.add(task)
+            task.add_done_callback(self._reaps.discard)
 
     async def load(self, model_id: str) -> None:
         """Load ``model_id`` (or join the load already running for it)."""
@@ -344,7 +359,7 @@ class Scheduler:
             if not s.pinned
             and not s.in_flight
             and not self._wanted.get(s.model_id)
-            and now - s.last_used >= s.ttl_s
+            and now - s.last_used >= s.idle_ttl_s
         ]
         if not expired:
             return []
@@ -362,3 +377,9 @@ class Scheduler:
                 await self.reap_idle()
             except Exception:  # a failed stop must not end the reaper
                 log.exception("idle unload failed")
+
+    async def _reap_once(self) -> None:
+        try:
+            await self.reap_idle()
+        except Exception:  # a failed stop must not end the reaper
+            log.exception("idle unload failed")

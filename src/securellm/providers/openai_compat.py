@@ -45,6 +45,9 @@ JSON_HEADERS = {"content-type": "application/json"}
 TIKTOKEN_KINDS = ("openai", "deepseek")  # cloud models counted here; the others ask the server
 # Chat servers that take ``reasoning_effort`` (the others refuse or ignore it).
 REASONING_EFFORT_KINDS = frozenset({"openai-compatible", "vllm"})
+# Servers that read Ollama's per-request ``keep_alive``; the others never get it (OpenAI
+# refuses fields it does not know).
+KEEP_ALIVE_KINDS = frozenset({"offload"})
 
 
 def usage_from_openai(data: Any) -> Usage:
@@ -108,6 +111,8 @@ class OpenAICompatibleProvider(HttpProvider):
     async def _post(self, path: str, call: Call) -> UpstreamResponse:
         body = dict(call.body)
         body["model"] = call.model
+        if self.settings.kind not in KEEP_ALIVE_KINDS:
+            body.pop("keep_alive", None)
         forward_usage = True
         if call.stream:
             options = body.get("stream_options")

@@ -285,7 +285,10 @@ class AliasSettings(Section):
 
     name: str = Field(min_length=1, max_length=128)
     targets: tuple[str, ...] = Field(min_length=1)
-    strategy: Literal["fallback", "weighted", "least-busy", "lowest-latency"] = "fallback"
+    # Unset: loaded-first when every target is an offload provider, else fallback.
+    strategy: Literal["fallback", "weighted", "least-busy", "lowest-latency", "loaded-first"] = (
+        "fallback"
+    )
     weights: tuple[float, ...] | None = None
     fallback_on: tuple[Literal["context_window", "content_policy"], ...] = ()
 

@@ -1,4 +1,5 @@
-"""Order in which an alias's targets are tried: fallback, weighted, least-busy, lowest-latency."""
+"""Order in which an alias's targets are tried: fallback, weighted, least-busy, lowest-latency,
+and loaded-first (offload hosts, by what each holds: see :func:`by_host`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from securellm.gateway.catalog import Route, Target
+from securellm.gateway.resilience.hosts import HostView
 
 EWMA_ALPHA = 0.2
+LOADED_FIRST = "loaded-first"
 
 
 @dataclass
@@ -40,7 +43,7 @@ def ordered_targets(
 ) -> list[Target]:
     """The route's targets in the order to try them; the rest follow as fallbacks."""
     targets = list(route.targets)
-    if len(targets) < 2 or route.strategy == "fallback":
+    if len(targets) < 2 or route.strategy in ("fallback", LOADED_FIRST):
         return targets
     if route.strategy == "weighted":
         return _weighted(targets, route.weights, rng or random.Random())  # noqa: S311
@@ -65,3 +68,30 @@ def _weighted(
                 del remaining[index]
                 break
     return order
+
+
+def host_rank(target: Target, views: dict[str, HostView]) -> tuple[int, int] | None:
+    """(tier, requests in flight), lower first; ``None`` for a host that is down.
+
+    Tiers: 0 the model is loaded and idle, 1 loaded and busy, 2 it fits in free VRAM, 3 any.
+    """
+    view = views.get(target.provider.name)
+    if view is None or not view.up:
+        return None
+    busy = view.in_flight.get(target.model)
+    if busy is not None:
+        return (0 if busy == 0 else 1), busy
+    return (2 if view.fits(target.model) else 3), 0
+
+
+def by_host(targets: Sequence[Target], views: dict[str, HostView]) -> list[Target]:
+    """Targets on hosts that answer, best first (ties keep the configured order).
+
+    Hosts that are down are left out; when every host is down the configured order is
+    kept, so the client gets the real error.
+    """
+    ranked = [(host_rank(t, views), index, t) for index, t in enumerate(targets)]
+    up = [(rank, index, t) for rank, index, t in ranked if rank is not None]
+    if not up:
+        return list(targets)
+    return [t for _, _, t in sorted(up, key=lambda item: (item[0], item[1]))]

@@ -98,6 +98,8 @@ def operations() -> list[Operation]:
         _op("GET /health", "health", "liveness", Reply(200, "alive", s.Health)),
         _op("GET /health/vram", "vram", "GPU memory and loaded models", Reply(200, "VRAM", s.Vram),
             (503,)),
+        _op("GET /ps", "ps", "loaded models like `ollama ps`: size, CPU/GPU split, until when",
+            Reply(200, "loaded models and GPU memory", s.Ps), (503,)),
         _op("GET /v1/models", "listOpenAIModels", "usable models, OpenAI's list",
             Reply(200, "the models", s.OpenAIModelList)),
         _op("POST /v1/chat/completions", "createChatCompletion", "OpenAI chat, loading on demand",

@@ -16,6 +16,7 @@ from securellm.offload.api.errors import error_response
 from securellm.offload.api.limits import check_inference
 from securellm.offload.api.queueing import admit, check_chat, client_gone
 from securellm.offload.errors import BackendError, BadRequest
+from securellm.offload.keep_alive import take_keep_alive
 from securellm.offload.scheduler import Scheduler, Slot
 from securellm.offload.service import OffloadService
 
@@ -84,10 +85,13 @@ async def _sse(response: aiohttp.ClientResponse, model_id: str) -> AsyncIterator
 class Lease:
     """One request's hold on a model and its upstream response; ``close`` runs once."""
 
-    def __init__(self, scheduler: Scheduler, slot: Slot, ticket: Ticket) -> None:
+    def __init__(
+        self, scheduler: Scheduler, slot: Slot, ticket: Ticket, keep_alive_s: float | None
+    ) -> None:
         self._scheduler = scheduler
         self._slot = slot
         self._ticket = ticket
+        self._keep_alive_s = keep_alive_s
         self.upstream: aiohttp.ClientResponse | None = None
         self._closed = False
 
@@ -98,7 +102,7 @@ class Lease:
         if self.upstream is not None:
             self.upstream.release()
         self._ticket.release()  # the next queued request may start on this model
-        self._scheduler.release(self._slot)
+        self._scheduler.release(self._slot, self._keep_alive_s)
 
     async def aclose(self) -> None:
         self.close()
@@ -108,6 +112,7 @@ async def forward(service: OffloadService, request: Request, path: str) -> Respo
     """Route ``request`` to its model, loading it on demand; it waits its turn on the model."""
     payload = await read_payload(request)
     check_inference(payload, path)
+    keep_alive_s = take_keep_alive(payload)
     model_id = payload["model"]
     if path == "/chat/completions":
         check_chat(service, model_id)
@@ -115,7 +120,7 @@ async def forward(service: OffloadService, request: Request, path: str) -> Respo
     if held is None:
         return client_gone()
     slot, ticket = held
-    lease = Lease(service.scheduler, slot, ticket)
+    lease = Lease(service.scheduler, slot, ticket, keep_alive_s)
     payload["model"] = slot.server.upstream_model
     streaming = False
     try:

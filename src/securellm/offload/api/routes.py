@@ -46,7 +46,8 @@ def vram_json(service: OffloadService) -> dict[str, Any]:
             for g in reading.gpus
         ],
         "loaded": [
-            {"model": s.model_id, "vram_mib": s.vram_mib} for s in service.scheduler.slots()
+            {"model": s.model_id, "vram_mib": s.vram_mib, "in_flight": s.in_flight}
+            for s in service.scheduler.slots()
         ],
     }
 

@@ -37,6 +37,11 @@ class ChatRequest(OpenModel):
     messages: list[dict[str, Any]] = Field(min_length=1, description="each with a `role`")
     stream: bool | None = None
     max_tokens: int | None = Field(default=None, ge=1)
+    keep_alive: float | str | None = Field(
+        default=None,
+        description="Ollama's: seconds, or a duration like 5m or 1h; 0 unloads the model after "
+        "this request, a negative value keeps it loaded",
+    )
 
 
 class CompletionRequest(OpenModel):
@@ -46,6 +51,11 @@ class CompletionRequest(OpenModel):
     prompt: str | list[Any] = Field(description="not empty")
     stream: bool | None = None
     max_tokens: int | None = Field(default=None, ge=1)
+    keep_alive: float | str | None = Field(
+        default=None,
+        description="Ollama's: seconds, or a duration like 5m or 1h; 0 unloads the model after "
+        "this request, a negative value keeps it loaded",
+    )
 
 
 class Completion(OpenModel):
@@ -89,6 +99,30 @@ class Gpu(OpenModel):
 class LoadedModel(OpenModel):
     model: str
     vram_mib: int
+    in_flight: int  # requests this model is answering now
+
+
+class PsModel(OpenModel):
+    """One loaded model in ``GET /ps`` (like ``ollama ps``)."""
+
+    model: str
+    size_mib: int
+    vram_mib: int
+    cpu_mib: int
+    processor: str
+    context: int
+    parallel: int
+    in_flight: int
+    pinned: bool
+    until: Literal["pinned", "busy", "forever", "idle"]
+    expires_in_s: float | None
+    expires_at: float | None
+
+
+class Ps(OpenModel):
+    source: str
+    gpus: list[Gpu]
+    models: list[PsModel]
 
 
 class Vram(OpenModel):
