@@ -58,6 +58,7 @@ class Literal:
     text: str
     line: int
     is_path: bool
+    in_docs: bool = False  # inside an option's example/description: text, not configuration
 
 
 @dataclass(frozen=True, slots=True)

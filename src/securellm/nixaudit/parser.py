@@ -138,9 +138,9 @@ def _collect_captures(root: Node, out: NixFile) -> None:
     for node in captures.get("comment", []):
         out.comments.append(Comment(text_of(node), _line(node)))
     for node in captures.get("path", []):
-        out.literals.append(Literal(text_of(node), _line(node), is_path=True))
+        out.literals.append(Literal(text_of(node), _line(node), True, _in_docs(node)))
     for node in captures.get("string", []):
-        out.literals.append(Literal(text_of(node), _line(node), is_path=False))
+        out.literals.append(Literal(text_of(node), _line(node), False, _in_docs(node)))
     for node in captures.get("imports", []):
         context = _import_context(node)
         out.imports.extend(ImportRef(r.target, r.line, context) for r in _import_paths(node))
@@ -148,6 +148,28 @@ def _collect_captures(root: Node, out: NixFile) -> None:
         out.hosts.extend(_host_names(node))
     out.comments.sort(key=lambda c: c.line)
     out.header = _header(out.comments)
+
+
+_DOC_ATTRS = {"example", "description", "defaultText", "longDescription"}
+_DOC_CALLS = ("literalExpression", "literalExample", "literalMD", "mdDoc")
+
+
+def _in_docs(node: Node) -> bool:
+    """True for a literal that documents an option (``example = ...``, ``literalExpression``):
+    text shown to readers of the manual, never evaluated as configuration."""
+    current = node.parent
+    while current is not None:
+        if current.type == "binding":
+            path = current.child_by_field_name("attrpath")
+            last = path.children[-1] if path is not None and path.children else None
+            if last is not None and text_of(last) in _DOC_ATTRS:
+                return True
+        elif current.type == "apply_expression":
+            function = current.child_by_field_name("function")
+            if function is not None and text_of(function).endswith(_DOC_CALLS):
+                return True
+        current = current.parent
+    return False
 
 
 def _import_context(expression: Node) -> str:

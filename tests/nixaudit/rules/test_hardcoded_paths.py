@@ -25,3 +25,27 @@ def test_clean_repository_uses_relative_paths(clean_report: AuditReport) -> None
 def test_comments_mentioning_etc_nixos_are_ignored(audit_files: AuditFiles) -> None:
     text = "# checked out in /etc/nixos\n{ a = 1; }\n"
     assert audit_files({"a.nix": text}, ["hardcoded-etc-nixos"]).findings == []
+
+
+def test_an_option_example_naming_etc_nixos_is_documentation(audit_files: AuditFiles) -> None:
+    text = (
+        "{ lib, ... }: {\n"
+        "  options.x = lib.mkOption {\n"
+        '    example = "/etc/nixos/restic-excludes";\n'
+        '    description = "a file such as /etc/nixos/x";\n'
+        '    defaultText = lib.literalExpression "/etc/nixos/y";\n'
+        "  };\n"
+        "}\n"
+    )
+    assert audit_files({"a.nix": text}, ["hardcoded-etc-nixos"]).findings == []
+
+
+def test_a_setting_beside_an_example_is_still_reported(audit_files: AuditFiles) -> None:
+    text = (
+        "{ lib, ... }: {\n"
+        '  options.x = lib.mkOption { example = "/etc/nixos/a"; };\n'
+        '  config.y = "/etc/nixos/b";\n'
+        "}\n"
+    )
+    found = audit_files({"a.nix": text}, ["hardcoded-etc-nixos"]).findings
+    assert [f.line for f in found] == [3]
