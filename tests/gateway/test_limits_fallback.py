@@ -5,6 +5,7 @@ Each test starts its own Redis: they stop and kill it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Literal
 
@@ -77,6 +78,34 @@ async def test_a_replica_that_leaves_is_no_longer_counted(client: Redis) -> None
     await second.drain()
     await first.beat()
     assert first.replicas_seen == 1
+
+
+async def test_drain_ends_a_heartbeat_that_swallowed_its_cancel(client: Redis) -> None:
+    limiter = fallback(client)
+    real_beat = limiter.beat
+    waiting, swallowed = asyncio.Event(), asyncio.Event()
+
+    async def beat_that_loses_one_cancel() -> None:
+        await real_beat()
+        if swallowed.is_set():
+            return
+        waiting.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            swallowed.set()  # as Python 3.11's asyncio.timeout may do when both fire at once
+
+    limiter.beat = beat_that_loses_one_cancel  # type: ignore[method-assign]
+    limiter.start()
+    heartbeat = limiter._heartbeat
+    assert heartbeat is not None
+    await waiting.wait()
+    draining = asyncio.ensure_future(limiter.drain())
+    done, _ = await asyncio.wait({draining}, timeout=60)  # a hang guard: before, it never ended
+    draining.cancel()
+    assert draining in done
+    assert swallowed.is_set()
+    assert heartbeat.done()
 
 
 async def test_configured_replicas_are_the_fewest_divided_by(client: Redis) -> None:

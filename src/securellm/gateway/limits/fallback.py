@@ -30,6 +30,7 @@ from securellm.gateway.limits.redis_backend import RedisLimiter, Settlement
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
+STOP_RETRY_S = 0.5
 # A replica that has not beaten for this long is no longer counted.
 REPLICA_TTL_MS = 10_000.0
 # Redis back: every replica probes within one heartbeat plus the client's timeouts, so all
@@ -218,7 +219,7 @@ class FallbackLimiter:
             self._flusher = None
 
     async def _keep_in_touch(self) -> None:
-        while True:
+        while self._heartbeat is not None:  # drain() clears it, even if a cancel is lost
             try:
                 await self.beat()
             except Exception:
@@ -262,12 +263,20 @@ class FallbackLimiter:
     async def drain(self) -> None:
         """Stop the heartbeat, leave the registry, send the settlements still queued."""
         if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
-            self._heartbeat = None
+            task, self._heartbeat = self._heartbeat, None
+            await _stop(task)
             if self.shared is not None and self.outage is None:
                 with contextlib.suppress(*REDIS_DOWN):
                     await self.shared.leave(self.replica)
         while self._flusher is not None:
             await self._flusher
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait for its end, cancelling again while it runs: on Python 3.11 a
+    cancel that lands as an ``asyncio.timeout`` inside redis-py expires can be swallowed."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=STOP_RETRY_S)
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
