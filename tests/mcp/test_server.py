@@ -33,6 +33,8 @@ TOOLS = {
     "models_list",
     "security_audit",
     "nix_blueprint",
+    "nixos_options_search",
+    "nixos_option_info",
 }
 
 

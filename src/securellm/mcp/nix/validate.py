@@ -88,3 +88,9 @@ def package_name(value: str) -> str:
     if not _NAME.match(value):
         raise InvalidInputError("query must be a package name: letters, digits and . _ + -")
     return value
+
+
+def search_words(value: str) -> str:
+    """Free words for a local index search (never passed to ``nix``): printable, bounded."""
+    _printable(value.lstrip("-") or value, "query", MAX_NAME)
+    return value

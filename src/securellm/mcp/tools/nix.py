@@ -24,22 +24,25 @@ from securellm.mcp.errors import NixCommandError
 from securellm.mcp.nix import validate
 from securellm.mcp.nix.cache import CacheStats
 from securellm.mcp.nix.isolate import Isolation, View
+from securellm.mcp.nix.offline import OfflineNix
 from securellm.mcp.nix.refs import FlakeRefs
 from securellm.mcp.nix.runner import LineCallback, NixResult, drv_path
 from securellm.mcp.state import ServerState
 
+GROUP = "nix"  # the tool group these tools belong to (``[mcp] tools``)
+
 FlakeRef = Annotated[
     str,
-    Field(
-        description="a flake: '.', '/abs/path', 'path:/p', 'github:owner/repo', 'nixpkgs'; "
-        "local paths only inside the allowed roots"
-    ),
+    Field(description="flake: '.', /abs/path, github:o/r, nixpkgs (paths: allowed roots only)"),
 ]
 Attr = Annotated[str, Field(description="attribute path, e.g. packages.x86_64-linux.hello")]
 
 NO_WRITE = "--no-write-lock-file"
 DRV_PATHS = "builtins.mapAttrs (name: check: check.drvPath)"
 _SYSTEM = re.compile(r"^[A-Za-z0-9_]+-[A-Za-z0-9_]+$")
+# ANSI escape sequences (CSI, OSC, two-byte), then any other C0/C1 control byte left over.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 _READ = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
@@ -125,13 +128,23 @@ def _drv_paths(value: Any) -> list[str]:
     return [drv_path(path) for path in value.values()]
 
 
+def plain_text(line: str) -> str:
+    """``line`` without colours, cursor moves or other control bytes (``\\r`` redraws keep
+    their last part), fit for a progress message."""
+    text = _ANSI.sub("", line).rsplit("\r", 1)[-1]
+    return _CONTROL.sub("", text).strip()
+
+
 def _progress(ctx: Context) -> LineCallback:
     count = 0
 
     async def report(line: str) -> None:
         nonlocal count
+        text = plain_text(line)
+        if not text:
+            return
         count += 1
-        await ctx.report_progress(count, None, line[:200])
+        await ctx.report_progress(count, None, text[:200])
 
     return report
 
@@ -155,6 +168,7 @@ class NixTools:
             home=Path.home(),
         )
         self.isolation = Isolation(state.mcp.nix_isolation, view, bwrap=state.mcp.nix_bwrap_binary)
+        self.offline = OfflineNix(state.mcp, state.settings.data_dir, os.environ, Path.home())
         self._registry_text: tuple[float, str] | None = None
         self._registry_lock = anyio.Lock()
 
@@ -225,8 +239,8 @@ class NixTools:
         return FlakeInfo(flake_ref=ref, data=data, cached=cached)
 
     async def nix_flake_check(self, flake_ref: FlakeRef, ctx: Context) -> CheckResult:
-        """``nix flake check``: every output is evaluated, then this system's ``checks`` are
-        built; a failing check is a result with ok=false and the log."""
+        """``nix flake check``: evaluate every output, build this system's checks; a failure
+        is ok=false with the log."""
         ref = await self.refs.check(flake_ref)
         progress = _progress(ctx)
         if not self.isolation.enabled:  # "off": one process evaluates and builds, as before
@@ -269,10 +283,17 @@ class NixTools:
 
     async def nix_search(
         self,
-        query: Annotated[str, Field(description="package name or part of it")],
-        flake_ref: FlakeRef = "nixpkgs",
+        query: Annotated[str, Field(description="package name or words")],
+        flake_ref: Annotated[
+            str | None, Field(description="search this flake instead (needs it reachable)")
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 30,
     ) -> NixSearchResult:
-        """Search a flake's packages by name (cached). Needs the flake (nixpkgs) reachable."""
+        """Search packages: the local nixpkgs, offline (default), or a flake's (cached)."""
+        if flake_ref is None:
+            found = await self.offline.packages(validate.search_words(query), limit)
+            hits = [SearchHitNix(attr=doc.name, **doc.data) for doc in found]
+            return NixSearchResult(flake_ref="local", query=query, packages=hits, cached=True)
         term = validate.package_name(query)
         ref = await self.refs.check(flake_ref)
         data, cached = await self._cached_json("search", ["search", "--json", NO_WRITE, ref, term])
@@ -284,7 +305,7 @@ class NixTools:
                 description=info.get("description"),
             )
             for attr, info in (data or {}).items()
-        ]
+        ][:limit]
         return NixSearchResult(flake_ref=ref, query=term, packages=packages, cached=cached)
 
     async def nix_build(self, flake_ref: FlakeRef, attr: Attr, ctx: Context) -> BuildResult:

@@ -26,6 +26,8 @@ from securellm.mcp.config_audit import (
 from securellm.mcp.errors import AuditorUnavailableError, InvalidInputError, UpstreamError
 from securellm.mcp.state import ServerState
 
+GROUP = "security"  # the tool group these tools belong to (``[mcp] tools``)
+
 Severity = Literal["info", "low", "medium", "high", "critical"]
 RepoPath = Annotated[
     str, Field(min_length=1, max_length=4096, description="a NixOS config repository")
