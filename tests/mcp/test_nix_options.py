@@ -35,7 +35,7 @@ OPTIONS = {
         "description": "Whether the root user can login using ssh.",
         "loc": ["services", "openssh", "settings", "PermitRootLogin"],
         "readOnly": False,
-        "type": 'one of "yes", "without-password", "prohibit-password", "forced-commands-only", "no"',
+        "type": 'one of "yes", "prohibit-password", "no"',
     },
     "networking.firewall.allowedTCPPorts": {
         "declarations": ["nixos/modules/services/networking/firewall.nix"],
