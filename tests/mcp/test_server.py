@@ -35,6 +35,8 @@ TOOLS = {
     "nix_blueprint",
     "nixos_options_search",
     "nixos_option_info",
+    "build_and_test",
+    "package_diagnose",
 }
 
 

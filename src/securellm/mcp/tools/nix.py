@@ -122,10 +122,10 @@ def _check_result(ref: str, result: NixResult, duration_s: float) -> CheckResult
     )
 
 
-def _drv_paths(value: Any) -> list[str]:
+def drv_paths(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise NixCommandError("nix eval of the checks printed something other than drvPaths")
-    return [drv_path(path) for path in value.values()]
+    return {str(name): drv_path(path) for name, path in value.items()}
 
 
 def plain_text(line: str) -> str:
@@ -135,7 +135,7 @@ def plain_text(line: str) -> str:
     return _CONTROL.sub("", text).strip()
 
 
-def _progress(ctx: Context) -> LineCallback:
+def progress_callback(ctx: Context) -> LineCallback:
     count = 0
 
     async def report(line: str) -> None:
@@ -150,7 +150,8 @@ def _progress(ctx: Context) -> LineCallback:
 
 
 class NixTools:
-    """The Nix tools; each public coroutine is one MCP tool."""
+    """The Nix tools (``nix_*``, registered below) and the steps other Nix tools build on
+    (:meth:`run`, :meth:`build`, :meth:`realise`, :meth:`check_derivations`)."""
 
     def __init__(self, state: ServerState) -> None:
         self._state = state
@@ -180,7 +181,7 @@ class NixTools:
             cached = self._registry_text
             if cached and now - cached[0] < self._state.mcp.cache_ttl_s:
                 return cached[1]
-            result = await self._run(["registry", "list"])
+            result = await self.run(["registry", "list"])
             if result.returncode != 0:
                 raise NixCommandError(
                     "nix registry list failed, so where a registry name points cannot be "
@@ -189,7 +190,7 @@ class NixTools:
             self._registry_text = (now, result.stdout)
             return result.stdout
 
-    async def _run(
+    async def run(
         self,
         args: list[str],
         *,
@@ -204,13 +205,13 @@ class NixTools:
             isolation=self.isolation,
         )
 
-    async def _realise(self, drv_paths: list[str], on_line: LineCallback) -> NixResult:
+    async def realise(self, drv_paths: list[str], on_line: LineCallback) -> NixResult:
         """Build store derivations outside the view, in Nix's sandbox (no fallback to none)."""
         return await self._state.nix.realise(
             drv_paths, timeout_s=self._build_timeout, on_stderr_line=on_line
         )
 
-    async def _installable(self, flake_ref: str, attr: str) -> str:
+    async def installable(self, flake_ref: str, attr: str) -> str:
         checked_attr = validate.attr_path(attr)  # first: a bad attr starts no registry lookup
         return f"{await self.refs.check(flake_ref)}#{checked_attr}"
 
@@ -219,7 +220,7 @@ class NixTools:
         hit = self._state.cache.get(key)
         if hit is not None:
             return hit, True
-        result = await self._run(args)
+        result = await self.run(args)
         data = _parse_json(result, f"nix {kind}")
         self._state.cache.put(key, data)
         return data, False
@@ -242,43 +243,49 @@ class NixTools:
         """``nix flake check``: evaluate every output, build this system's checks; a failure
         is ok=false with the log."""
         ref = await self.refs.check(flake_ref)
-        progress = _progress(ctx)
+        progress = progress_callback(ctx)
         if not self.isolation.enabled:  # "off": one process evaluates and builds, as before
-            result = await self._run(
+            result = await self.run(
                 ["flake", "check", NO_WRITE, ref], timeout_s=self._build_timeout, on_line=progress
             )
             return _check_result(ref, result, result.duration_s)
-        evaluated = await self._run(
+        evaluated = await self.run(
             ["flake", "check", "--no-build", NO_WRITE, ref],
             timeout_s=self._build_timeout,
             on_line=progress,
         )
         if evaluated.returncode != 0:
             return _check_result(ref, evaluated, evaluated.duration_s)
-        checks = await self._check_derivations(ref)
+        checks = await self.check_derivations(ref)
         if not checks:
             return _check_result(ref, evaluated, evaluated.duration_s)
-        built = await self._realise(checks, progress)
+        built = await self.realise(list(checks.values()), progress)
         return _check_result(ref, built, evaluated.duration_s + built.duration_s)
 
-    async def _check_derivations(self, ref: str) -> list[str]:
-        """The store derivations of ``checks.<this system>`` (what ``flake check`` builds)."""
+    async def system(self) -> str:
+        """This machine's Nix system name (``x86_64-linux``), checked."""
         system = (await self._state.nix.facts()).system
         if not _SYSTEM.match(system):
             raise NixCommandError(f"nix reports an unexpected system name {system[:80]!r}")
+        return system
+
+    async def check_derivations(self, ref: str) -> dict[str, str]:
+        """The store derivations of ``checks.<this system>`` by name (what ``flake check``
+        builds)."""
+        system = await self.system()
         shown = _parse_json(
-            await self._run(["flake", "show", "--json", NO_WRITE, ref]), "nix flake show"
+            await self.run(["flake", "show", "--json", NO_WRITE, ref]), "nix flake show"
         )
         checks = shown.get("checks") if isinstance(shown, dict) else None
         if not isinstance(checks, dict) or not checks.get(system):
-            return []
+            return {}
         args = ["eval", "--json", NO_WRITE, f"{ref}#checks.{system}", "--apply", DRV_PATHS]
-        return _drv_paths(_parse_json(await self._run(args), "nix eval of the checks"))
+        return drv_paths(_parse_json(await self.run(args), "nix eval of the checks"))
 
     async def nix_eval(self, flake_ref: FlakeRef, attr: Attr) -> EvalResult:
         """Evaluate one attribute of a flake to JSON (no free-form expressions)."""
-        target = await self._installable(flake_ref, attr)
-        result = await self._run(["eval", "--json", NO_WRITE, target])
+        target = await self.installable(flake_ref, attr)
+        result = await self.run(["eval", "--json", NO_WRITE, target])
         return EvalResult(installable=target, value=_parse_json(result, "nix eval"))
 
     async def nix_search(
@@ -310,8 +317,8 @@ class NixTools:
 
     async def nix_build(self, flake_ref: FlakeRef, attr: Attr, ctx: Context) -> BuildResult:
         """Build a flake output without a result link; reports progress from the build log."""
-        target = await self._installable(flake_ref, attr)
-        result, duration_s = await self._build(target, _progress(ctx))
+        target = await self.installable(flake_ref, attr)
+        result, duration_s = await self.build(target, progress_callback(ctx))
         built = _parse_json(result, "nix build")
         first = built[0] if isinstance(built, list) and built else {}
         return BuildResult(
@@ -322,14 +329,14 @@ class NixTools:
             log_tail=result.stderr_tail[-2000:],
         )
 
-    async def _build(self, target: str, progress: LineCallback) -> tuple[NixResult, float]:
+    async def build(self, target: str, progress: LineCallback) -> tuple[NixResult, float]:
         """Isolated: ``target``'s ``drvPath`` is evaluated inside the view, then that store
         derivation is built outside it, in Nix's build sandbox. "off": one ``nix build``."""
         if not self.isolation.enabled:
             args = ["build", "--no-link", "--json", "-L", NO_WRITE, target]
-            result = await self._run(args, timeout_s=self._build_timeout, on_line=progress)
+            result = await self.run(args, timeout_s=self._build_timeout, on_line=progress)
             return result, result.duration_s
-        evaluated = await self._run(
+        evaluated = await self.run(
             ["eval", "--raw", NO_WRITE, f"{target}.drvPath"], on_line=progress
         )
         if evaluated.returncode != 0:
@@ -337,7 +344,7 @@ class NixTools:
                 f"nix eval of {target}.drvPath failed (exit {evaluated.returncode}): "
                 f"{_tail(evaluated)}"
             )
-        result = await self._realise([drv_path(evaluated.stdout)], progress)
+        result = await self.realise([drv_path(evaluated.stdout)], progress)
         return result, evaluated.duration_s + result.duration_s
 
     def cache_stats(self) -> CacheStats:
