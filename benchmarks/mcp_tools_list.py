@@ -1,9 +1,10 @@
-"""Bytes of ``tools/list`` per tool group and for all, over stdio, beside the uncompacted list.
+"""Bytes of ``tools/list`` per tool group and for all, over stdio, beside the full schemas.
 
 The compact list is what ``python -m securellm.mcp --tools GROUP`` sends (a real server
 process, the raw JSON-RPC line); the baseline is the same tools as the SDK describes them
 before :mod:`securellm.mcp.schema` (pydantic's schemas: titles, nested ``$defs``, nullable
-``anyOf``), which is what the server sent before (about 35 KB for its 22 tools).
+``anyOf``), what the server sent before (about 35 KB for 22 tools) and what
+``[mcp] tool_schemas = "full"`` still sends.
 Run: ``.venv/bin/python benchmarks/mcp_tools_list.py``. Goal: all groups under 15 KB.
 """
 
@@ -73,7 +74,7 @@ def uncompacted_bytes(directory: Path, groups: list[str]) -> int:
 
 
 def main() -> None:
-    rows = [["groups", "tools", "uncompacted B", "tools/list B", "~tokens (B/4)", "ratio"]]
+    rows = [["groups", "tools", "full B (before)", "tools/list B", "~tokens (B/4)", "ratio"]]
     with tempfile.TemporaryDirectory() as tmp:
         for groups in [*([group] for group in TOOL_GROUPS), list(TOOL_GROUPS)]:
             name = ",".join(groups)

@@ -102,3 +102,18 @@ async def test_tools_flag_and_prompts_over_stdio(tmp_path: Path) -> None:
     assert all(tool.name.startswith("knowledge_") for tool in tools.tools)
     assert {prompt.name for prompt in prompts.prompts} == KNOWLEDGE_PROMPTS
     assert "nginx" in recall.messages[0].content.text  # type: ignore[union-attr]
+
+
+async def test_full_tool_schemas_list_every_output_field(make_harness: Any) -> None:
+    async with make_harness(tool_schemas="full", tools=["nix"]) as h:
+        listed = await h.client.list_tools()
+    build = next(tool for tool in listed.tools if tool.name == "nix_build")
+    assert build.output_schema is not None
+    assert "outputs" in build.output_schema["properties"]
+
+
+async def test_lean_tool_schemas_still_validate_every_result(make_harness: Any) -> None:
+    async with make_harness(tools=["nix"]) as h:
+        await h.client.list_tools()  # the client validates results against these schemas
+        stats = await h.call("cache_stats")
+    assert stats["hits"] == 0

@@ -16,7 +16,7 @@ _NULL = {"type": "null"}
 _NAMED = ("properties", "$defs", "definitions", "patternProperties")
 # Bounds at or past these only guard the server (it checks every argument itself), so they
 # are not advertised: an agent never writes a 1,000-character search query by accident.
-_GUARDS = {"maxLength": 64, "maxItems": 16}
+_GUARDS = {"maxLength": 64, "maxItems": 16, "maximum": 10_000}
 
 
 def compact(schema: dict[str, Any], *, output: bool = False) -> dict[str, Any]:
@@ -47,7 +47,9 @@ def _dropped(key: str, value: Any, output: bool) -> bool:
         return isinstance(value, str)
     if output:
         return key == "default" or (key == "description" and isinstance(value, str))
-    if key in _GUARDS and isinstance(value, int):  # size guards, enforced by the server
+    if (
+        key in _GUARDS and isinstance(value, int) and not isinstance(value, bool)
+    ):  # size guards, enforced by the server
         return bool(value >= _GUARDS[key])
     if key == "minLength":  # "not empty": the server says so when it matters
         return bool(value == 1)
@@ -81,13 +83,12 @@ def _fold_nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def shallow(schema: dict[str, Any]) -> dict[str, Any]:
-    """An output schema cut to the names of its top-level fields.
+    """An output schema cut to ``{"type": "object"}``: the tool returns structured content.
 
-    The structured result still validates against it (it only leaves constraints out);
-    the agent learns which fields come back, for a tenth of the bytes (tools/list is sent
-    on every turn, the result's own JSON says the rest).
+    Every result still validates against it (it only leaves constraints out). The fields
+    are not listed: each result's JSON names its own, while tools/list is sent to the model
+    on every turn (``tool_schemas = "full"`` lists them all).
     """
-    fields = schema.get("properties")
-    if schema.get("type") != "object" or not isinstance(fields, dict):
+    if schema.get("type") != "object":
         return compact(schema, output=True)
-    return {"type": "object", "properties": {key: {} for key in fields}}
+    return {"type": "object"}

@@ -103,7 +103,7 @@ def create_server(
                 await state.stack.aclose()
                 await anyio.to_thread.run_sync(state.store.close)
 
-    server: MCPServer[ServerState] = LeanServer(
+    server = LeanServer(
         "securellm",
         title="securellm",
         version=__version__,
@@ -112,6 +112,7 @@ def create_server(
         warn_on_duplicate_tools=True,
         **auth,
     )
+    server.full_schemas = state.mcp.tool_schemas == "full"
     register_all(server, state, state.mcp.tools)
     return server
 
@@ -120,8 +121,11 @@ class LeanServer(MCPServer[ServerState]):
     """``tools/list`` with compact schemas (:mod:`securellm.mcp.schema`), built once."""
 
     _listed: list[Tool] | None = None
+    full_schemas = False
 
     async def list_tools(self) -> list[Tool]:
+        if self.full_schemas:
+            return await super().list_tools()
         if self._listed is None:
             self._listed = [
                 tool.model_copy(

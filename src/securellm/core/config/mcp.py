@@ -33,6 +33,9 @@ class McpSettings(Section):
     debug_to_stderr: bool = False
     # Tool groups the server offers (``--tools knowledge,nix``); fewer tools, shorter tools/list.
     tools: tuple[ToolGroup, ...] = TOOL_GROUPS
+    # "lean": compact input schemas, output schemas cut to {"type": "object"} (tools/list is
+    # sent every turn); "full": pydantic's schemas as they are.
+    tool_schemas: Literal["lean", "full"] = "lean"
     gateway_url: str = "http://127.0.0.1:8100"
     offload_url: str = "http://127.0.0.1:9000"
     # Nix tools

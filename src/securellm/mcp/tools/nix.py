@@ -33,9 +33,9 @@ GROUP = "nix"  # the tool group these tools belong to (``[mcp] tools``)
 
 FlakeRef = Annotated[
     str,
-    Field(description="flake: '.', /abs/path, github:o/r, nixpkgs (paths: allowed roots only)"),
+    Field(description="'.', /path, github:o/r or nixpkgs"),
 ]
-Attr = Annotated[str, Field(description="attribute path, e.g. packages.x86_64-linux.hello")]
+Attr = Annotated[str, Field(description="e.g. packages.x86_64-linux.hello")]
 
 NO_WRITE = "--no-write-lock-file"
 DRV_PATHS = "builtins.mapAttrs (name: check: check.drvPath)"

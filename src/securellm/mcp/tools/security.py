@@ -137,8 +137,7 @@ class SecurityTools:
     async def security_audit(
         self, path: RepoPath | None = None, min_severity: Severity = "info"
     ) -> SecurityAuditResult:
-        """Audit the securellm config (inline secrets, plain HTTP, unlimited keys) and, given a
-        path, a NixOS repository with the NixOS auditor."""
+        """Audit the securellm config (secrets, plain HTTP, unlimited keys) and a NixOS repo."""
         skipped: list[str] = []
         findings = static_findings(self._state.settings) + await self._key_findings(skipped)
         floor = SEVERITY_ORDER[min_severity]
