@@ -218,3 +218,30 @@ async def test_nix_search_lists_the_nixpkgs_named_in_nix_path(
         found = await h.call("nix_search", query="greeting")
     assert [p["attr"] for p in found["packages"]] == ["hello"]
     assert found["packages"][0]["version"] == "2.12"
+
+
+async def test_nix_search_lists_the_nixpkgs_pinned_in_the_user_registry(
+    make_harness: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_binary("nix-env")
+    nixpkgs = tmp_path / "pinned"
+    nixpkgs.mkdir()
+    (nixpkgs / "default.nix").write_text(NIXPKGS)
+    registry = tmp_path / "config" / "nix" / "registry.json"
+    registry.parent.mkdir(parents=True)
+    entry = {
+        "from": {"id": "nixpkgs", "type": "indirect"},
+        "to": {"path": str(nixpkgs), "type": "path"},
+    }
+    registry.write_text(json.dumps({"flakes": [entry], "version": 2}))
+    monkeypatch.setenv("NIX_PATH", "")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    async with make_harness() as h:
+        found = await h.call("nix_search", query="hello")
+    assert [p["attr"] for p in found["packages"]] == ["hello"]
+
+
+async def test_nix_search_refuses_a_query_starting_with_a_dash(make_harness: Any) -> None:
+    async with make_harness() as h:
+        text = await h.error("nix_search", query="--help", flake_ref="nixpkgs")
+    assert "must not start with '-'" in text
