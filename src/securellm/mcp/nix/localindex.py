@@ -21,10 +21,15 @@ from securellm.mcp.errors import InvalidInputError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (source TEXT PRIMARY KEY, path TEXT, mtime_ns INT, size INT);
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY, source TEXT NOT NULL, name TEXT NOT NULL, body TEXT, data TEXT
+);
+CREATE INDEX IF NOT EXISTS items_by_name ON items (source, name);
 CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5(
-    source UNINDEXED, name, body, data UNINDEXED, tokenize = 'unicode61'
+    name, body, content = 'items', content_rowid = 'id', tokenize = 'unicode61'
 );
 """
+_COLUMNS = "items.source, items.name, items.body, items.data"
 _WORD = re.compile(r"\w+", re.UNICODE)
 NAME_WEIGHT = 10.0  # a query word in the option or attribute name outranks one in the text
 
@@ -80,25 +85,27 @@ class LocalIndex:
         """Index ``docs`` as the whole of ``source``, read from ``path``; returns the count."""
         stat = path.stat()
         with self._connect() as conn, conn:
-            conn.execute("DELETE FROM docs WHERE source = ?", (source,))
+            conn.execute("DELETE FROM items WHERE source = ?", (source,))
             cursor = conn.executemany(
-                "INSERT INTO docs (source, name, body, data) VALUES (?, ?, ?, ?)",
+                "INSERT INTO items (source, name, body, data) VALUES (?, ?, ?, ?)",
                 ((d.source, d.name, d.body, orjson.dumps(d.data).decode()) for d in docs),
             )
+            count = cursor.rowcount
+            conn.execute("INSERT INTO docs (docs) VALUES ('rebuild')")
             conn.execute(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
                 (source, str(path), stat.st_mtime_ns, stat.st_size),
             )
-            return cursor.rowcount
+            return count
 
     def search(self, query: str, sources: Iterable[str], limit: int) -> list[Doc]:
         """Best first: an exact name, then bm25 with name words weighted up."""
         wanted = list(sources)
         marks = ",".join("?" * len(wanted))
         sql = (
-            "SELECT source, name, body, data FROM docs WHERE docs MATCH ? "  # noqa: S608 (only "?" marks and a constant)
-            f"AND source IN ({marks}) "
-            f"ORDER BY name = ? DESC, bm25(docs, 0, {NAME_WEIGHT}, 1.0, 0) LIMIT ?"
+            f"SELECT {_COLUMNS} FROM docs JOIN items ON items.id = docs.rowid "  # noqa: S608 (only "?" marks and constants)
+            f"WHERE docs MATCH ? AND items.source IN ({marks}) "
+            f"ORDER BY items.name = ? DESC, bm25(docs, {NAME_WEIGHT}, 1.0) LIMIT ?"
         )
         with self._connect() as conn:
             rows = conn.execute(sql, (match_expression(query), *wanted, query, limit)).fetchall()
@@ -107,7 +114,7 @@ class LocalIndex:
     def get(self, source: str, name: str) -> Doc | None:
         with self._connect() as conn:
             row = conn.execute(
-                "SELECT source, name, body, data FROM docs WHERE source = ? AND name = ?",
+                "SELECT source, name, body, data FROM items WHERE source = ? AND name = ?",
                 (source, name),
             ).fetchone()
         return _doc(row) if row else None
@@ -116,9 +123,9 @@ class LocalIndex:
         """Names under ``prefix`` (``services.nginx`` → ``services.nginx.enable``, …)."""
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT name FROM docs WHERE source = ? AND substr(name, 1, ?) = ? "
+                "SELECT name FROM items WHERE source = ? AND name > ? AND name < ? "
                 "ORDER BY name LIMIT ?",
-                (source, len(prefix), prefix, limit),
+                (source, prefix, prefix + "\U0010ffff", limit),
             ).fetchall()
         return [row[0] for row in rows]
 
