@@ -20,7 +20,28 @@ from benchmarks.harness import table
 from securellm.mcp.nix.localindex import LocalIndex
 from securellm.mcp.nix.options import read_options
 
-WORDS = ["enable", "package", "settings", "port", "user", "group", "extraConfig", "openFirewall", "dataDir", "listen", "address", "virtualHosts", "timeout", "interval", "backup", "certificate", "domain", "proxy", "cache", "log"]
+WORDS = [
+    "enable",
+    "package",
+    "settings",
+    "port",
+    "user",
+    "group",
+    "extraConfig",
+    "openFirewall",
+    "dataDir",
+    "listen",
+    "address",
+    "virtualHosts",
+    "timeout",
+    "interval",
+    "backup",
+    "certificate",
+    "domain",
+    "proxy",
+    "cache",
+    "log",
+]
 SERVICES = [f"svc{i}" for i in range(600)]
 
 
