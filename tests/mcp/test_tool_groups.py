@@ -117,3 +117,10 @@ async def test_lean_tool_schemas_still_validate_every_result(make_harness: Any) 
         await h.client.list_tools()  # the client validates results against these schemas
         stats = await h.call("cache_stats")
     assert stats["hits"] == 0
+
+
+async def test_instructions_name_only_the_enabled_groups_tools(make_harness: Any) -> None:
+    async with make_harness(tools=["nix"]) as h:
+        text = h.client.instructions or ""
+    assert "nixos_options_search" in text
+    assert "knowledge_save" not in text

@@ -30,12 +30,22 @@ Register = Callable[[MCPServer[Any], ServerState], None]
 # Each tools module names its group (``GROUP``) beside its ``register``; add a module here.
 TOOL_MODULES = (knowledge, nix, nix_options, nix_build, stack, security)
 
-INSTRUCTIONS = (
-    "securellm tools for coding agents. Keep what you learn across sessions with "
-    "knowledge_session_start / knowledge_save / knowledge_search. Inspect and build Nix flakes "
-    "with the nix_* tools. Check the local LLM stack with provider_test, models_list, "
-    "vram_status, audit_query and security_audit."
-)
+INSTRUCTIONS: dict[str, str] = {
+    "knowledge": "Keep what you learn across sessions with knowledge_session_start / "
+    "knowledge_save / knowledge_search.",
+    "nix": "Inspect, build and test Nix flakes with the nix_* tools, build_and_test and "
+    "package_diagnose; look up NixOS options (nixos_options_search) and packages "
+    "(nix_search) offline.",
+    "stack": "Check the local LLM stack with provider_test, models_list, vram_status and "
+    "audit_query.",
+    "security": "Audit the config and NixOS repositories with security_audit.",
+}
+
+
+def instructions(groups: Sequence[ToolGroup]) -> str:
+    """The server's instructions, naming only the tools of the enabled groups."""
+    parts = [INSTRUCTIONS[group] for group in INSTRUCTIONS if group in groups]
+    return " ".join(["securellm tools for coding agents.", *parts])
 
 
 def build_state(settings: Settings, mcp: McpSettings | None = None) -> ServerState:
@@ -107,7 +117,7 @@ def create_server(
         "securellm",
         title="securellm",
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=instructions(state.mcp.tools),
         lifespan=lifespan,
         warn_on_duplicate_tools=True,
         **auth,
