@@ -220,6 +220,25 @@ async def test_nix_search_lists_the_nixpkgs_named_in_nix_path(
     assert found["packages"][0]["version"] == "2.12"
 
 
+async def test_the_first_listing_of_the_local_nixpkgs_reports_progress_once(
+    make_harness: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_binary("nix-env")
+    nixpkgs = tmp_path / "nixpkgs"
+    nixpkgs.mkdir()
+    (nixpkgs / "default.nix").write_text(NIXPKGS)
+    monkeypatch.setenv("NIX_PATH", f"nixpkgs={nixpkgs}")
+    messages: list[str] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    async with make_harness() as h:
+        for _ in range(2):
+            await h.client.call_tool("nix_search", {"query": "hello"}, progress_callback=progress)
+    assert len([m for m in messages if m.startswith("listing")]) == 1
+
+
 async def test_nix_search_lists_the_nixpkgs_pinned_in_the_user_registry(
     make_harness: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

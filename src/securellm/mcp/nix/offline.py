@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 
 import anyio
@@ -14,6 +14,7 @@ from securellm.mcp.nix import options, packages
 from securellm.mcp.nix.localindex import Doc, LocalIndex
 
 Reader = Callable[[str, Path], Iterator[Doc]]
+Notify = Callable[[str], Awaitable[None]]
 LIST_TIMEOUT_S = 900.0  # all of nixpkgs with --meta takes a minute or two
 
 
@@ -73,12 +74,13 @@ class OfflineNix:
             children += await anyio.to_thread.run_sync(self.index.names_like, src, name + ".", 50)
         return None, children
 
-    async def packages(self, query: str, limit: int) -> list[Doc]:
-        path = await self._package_listing()
+    async def packages(self, query: str, limit: int, notify: Notify | None = None) -> list[Doc]:
+        """Packages matching ``query``; ``notify`` hears when the local nixpkgs is listed."""
+        path = await self._package_listing(notify)
         await self._ensure("packages", path, lambda _source, p: packages.read_packages(p))
         return await anyio.to_thread.run_sync(self.index.search, query, ["packages"], limit)
 
-    async def _package_listing(self) -> Path:
+    async def _package_listing(self, notify: Notify | None) -> Path:
         """The configured listing, else the local nixpkgs listed once (again when it moves)."""
         if self._packages_file is not None:
             if not self._packages_file.is_file():
@@ -91,6 +93,8 @@ class OfflineNix:
         async with self._lock:
             stale = not self._listing.is_file() or _read(marker) != str(nixpkgs.resolve())
             if stale:
+                if notify is not None:
+                    await notify(f"listing {nixpkgs} once (all of nixpkgs takes a minute or two)")
                 await packages.list_packages(nixpkgs, self._listing, LIST_TIMEOUT_S)
                 marker.write_text(str(nixpkgs.resolve()))
         return self._listing

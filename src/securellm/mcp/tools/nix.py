@@ -290,6 +290,7 @@ class NixTools:
 
     async def nix_search(
         self,
+        ctx: Context,
         query: Annotated[str, Field(description="package name or words")],
         flake_ref: Annotated[
             str | None, Field(description="search this flake instead (needs it reachable)")
@@ -298,7 +299,8 @@ class NixTools:
     ) -> NixSearchResult:
         """Search packages: the local nixpkgs, offline (default), or a flake's (cached)."""
         if flake_ref is None:
-            found = await self.offline.packages(validate.search_words(query), limit)
+            notify = progress_callback(ctx)
+            found = await self.offline.packages(validate.search_words(query), limit, notify)
             hits = [SearchHitNix(attr=doc.name, **doc.data) for doc in found]
             return NixSearchResult(flake_ref="local", query=query, packages=hits, cached=True)
         term = validate.package_name(query)
