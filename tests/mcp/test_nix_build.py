@@ -104,15 +104,18 @@ async def test_build_and_test_stops_at_a_failing_build(harness: Any, flake: str)
 
 async def test_build_and_test_progress_is_plain_text(harness: Any, flake: str) -> None:
     messages: list[str] = []
+    counts: list[float] = []
 
     async def progress(done: float, total: float | None, message: str | None) -> None:
         messages.append(message or "")
+        counts.append(done)
 
     async with harness as h:
         result = await h.client.call_tool(
             "build_and_test", {"flake_ref": flake}, progress_callback=progress
         )
     assert not result.is_error, result.content
+    assert counts == sorted(set(counts))  # progress only ever increases
     assert any("compiling app" in m for m in messages)
     assert any(m == "check lint" for m in messages)
     assert not any(ch in m for m in messages for ch in "\x1b\r\x07")

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from securellm.mcp.errors import NixCommandError
 from securellm.mcp.nix import validate
-from securellm.mcp.nix.runner import NixResult, drv_path
+from securellm.mcp.nix.runner import LineCallback, NixResult, drv_path
 from securellm.mcp.state import ServerState
 from securellm.mcp.tools.nix import (
     DRV_PATHS,
@@ -83,9 +83,6 @@ class BuildTools:
     def __init__(self, nix: NixTools) -> None:
         self._nix = nix
 
-    async def _stage(self, ctx: Context, done: int, message: str) -> None:
-        await ctx.report_progress(done, None, message)
-
     async def build_and_test(
         self, flake_ref: FlakeRef, ctx: Context, attr: Attr = "default"
     ) -> BuildAndTestResult:
@@ -94,8 +91,9 @@ class BuildTools:
         system = await self._system()
         full = attr if "." in attr else f"packages.{system}.{attr}"
         target = await nix.installable(flake_ref, full)
-        await self._stage(ctx, 0, f"building {target}")
-        built, duration = await nix.build(target, progress_callback(ctx))
+        report = progress_callback(ctx)  # one counter: progress only ever increases
+        await report(f"building {target}")
+        built, duration = await nix.build(target, report)
         if built.returncode != 0:
             tail = clean_tail(built)
             return BuildAndTestResult(
@@ -103,7 +101,7 @@ class BuildTools:
                 log_tail=tail,
             )  # fmt: skip
         outputs = _outputs(built)
-        checks = await self._checks(ctx, target.split("#", 1)[0])
+        checks = await self._checks(report, target.split("#", 1)[0])
         total = duration + sum(c.duration for c in checks)
         steps = [StepResult(name=c.name, ok=c.ok, log_tail="" if c.ok else c.tail) for c in checks]
         failed = [c.tail for c in checks if not c.ok]
@@ -119,13 +117,13 @@ class BuildTools:
     async def _system(self) -> str:
         return await self._nix.system()
 
-    async def _checks(self, ctx: Context, ref: str) -> list[_Check]:
+    async def _checks(self, report: LineCallback, ref: str) -> list[_Check]:
         """Each check of this system built on its own, so the result says which failed."""
         done: list[_Check] = []
         checks = await self._check_map(ref)
-        for number, (name, drv) in enumerate(checks.items(), start=1):
-            await self._stage(ctx, number, f"check {name}")
-            result = await self._nix.realise([drv], progress_callback(ctx))
+        for name, drv in checks.items():
+            await report(f"check {name}")
+            result = await self._nix.realise([drv], report)
             done.append(_Check(name, result.returncode == 0, clean_tail(result), result.duration_s))
         return done
 
