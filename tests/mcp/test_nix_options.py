@@ -264,3 +264,21 @@ async def test_nix_search_refuses_a_query_starting_with_a_dash(make_harness: Any
     async with make_harness() as h:
         text = await h.error("nix_search", query="--help", flake_ref="nixpkgs")
     assert "must not start with '-'" in text
+
+
+async def test_an_options_file_that_is_not_json_is_a_tool_error(
+    make_harness: Any, tmp_path: Path
+) -> None:
+    broken = tmp_path / "options.json"
+    broken.write_text("{ not json")
+    async with make_harness(nix_options_files={"nixos": str(broken)}) as h:
+        text = await h.error("nixos_options_search", query="nginx")
+    assert "is not JSON" in text
+
+
+async def test_a_missing_option_points_to_the_search(
+    make_harness: Any, option_files: dict[str, str]
+) -> None:
+    async with make_harness(nix_options_files=option_files) as h:
+        text = await h.error("nixos_option_info", option="services.nothing.enable")
+    assert "no option named services.nothing.enable" in text
