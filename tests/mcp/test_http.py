@@ -3,6 +3,7 @@ Origin checked for every bind address; driven by the SDK's streamable HTTP clien
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -175,7 +176,7 @@ async def test_a_127_0_0_2_bind_is_served_under_its_own_address(
     server_on_127_0_0_2: Running,
 ) -> None:
     tools = await list_tools_with(server_on_127_0_0_2.url, TOKEN)
-    assert len(tools.tools) == 22
+    assert len(tools.tools) == 26
 
 
 async def test_a_foreign_host_header_is_refused_on_a_127_0_0_2_bind(
@@ -232,7 +233,7 @@ async def test_first_start_generates_a_token_readable_by_its_owner_only(tmp_path
     token = path.read_text().strip()
     tools = await list_tools_with(running.url, token)
     _, stderr = running.stop()
-    assert len(tools.tools) == 22
+    assert len(tools.tools) == 26
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert str(path) in stderr
 
@@ -257,7 +258,7 @@ async def test_a_second_start_reuses_the_generated_token(tmp_path: Path) -> None
         tools = await list_tools_with(second.url, token)
     finally:
         second.stop()
-    assert len(tools.tools) == 22
+    assert len(tools.tools) == 26
 
 
 def test_a_non_loopback_bind_without_a_usable_token_does_not_start(tmp_path: Path) -> None:
@@ -339,3 +340,30 @@ def test_bad_http_address_exits_with_usage_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "HOST:PORT" in done.stderr
+
+
+async def test_tool_groups_options_and_prompts_over_http(tmp_path: Path) -> None:
+    options = tmp_path / "options.json"
+    options.write_text(
+        json.dumps({"services.nginx.enable": {"description": "Whether to enable Nginx.",
+                                              "type": "boolean", "loc": ["services"]}})
+    )  # fmt: skip
+    lines = [
+        f'http_token_file = "{token_file(tmp_path)}"',
+        'tools = ["nix", "security"]',
+        f'nix_options_files = {{ nixos = "{options}" }}',
+    ]
+    running = start(tmp_path, config=lines)
+    try:
+        async with (
+            httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+            Client(streamable_http_client(running.url, http_client=http)) as client,
+        ):
+            tools = await client.list_tools()
+            found = await client.call_tool("nixos_options_search", {"query": "nginx"})
+            prompts = await client.list_prompts()
+    finally:
+        running.stop()
+    assert not any(tool.name.startswith("knowledge_") for tool in tools.tools)
+    assert found.structured_content["options"][0]["name"] == "services.nginx.enable"
+    assert [prompt.name for prompt in prompts.prompts] == ["audit_nixos_repo"]

@@ -146,7 +146,7 @@ async def test_search_without_a_registry_is_a_clear_tool_error(
     registry.write_text('{"flakes": [], "version": 2}')
     options = ["--option", "substituters", "", "--option", "flake-registry", str(registry)]
     async with make_harness(nix_extra_options=options) as h:
-        text = await h.error("nix_search", query="hello")
+        text = await h.error("nix_search", query="hello", flake_ref="nixpkgs")
     assert "nix search failed" in text
     assert "nixpkgs" in text
 

@@ -33,6 +33,10 @@ TOOLS = {
     "models_list",
     "security_audit",
     "nix_blueprint",
+    "nixos_options_search",
+    "nixos_option_info",
+    "build_and_test",
+    "package_diagnose",
 }
 
 

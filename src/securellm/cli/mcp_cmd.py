@@ -25,18 +25,31 @@ def mcp(
         str | None,
         typer.Option("--http", metavar="HOST:PORT", help="Serve streamable HTTP instead of stdio."),
     ] = None,
+    tools: Annotated[
+        str | None,
+        typer.Option(
+            "--tools",
+            metavar="GROUPS",
+            help="Offer only these tool groups: knowledge, nix, stack, security (comma-separated).",
+        ),
+    ] = None,
 ) -> None:
     """Run the MCP server: stdio for IDE agents, or --http 127.0.0.1:PORT."""
     if ctx.invoked_subcommand is not None:
         return
     from securellm.mcp.errors import HttpStartError, InvalidInputError
-    from securellm.mcp.run import parse_http_address, serve
+    from securellm.mcp.run import parse_http_address, serve, with_tools
 
     try:
         address = parse_http_address(http) if http else None
     except InvalidInputError as exc:
         fail(str(exc), 2)
     settings = settings_or_exit(config)
+    try:
+        if tools is not None:
+            settings = with_tools(settings, tools)
+    except InvalidInputError as exc:
+        fail(str(exc), 2)
     try:
         serve(settings, http=address)
     except HttpStartError as exc:

@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio
+from pydantic import ValidationError
 
 from securellm.core.config import McpSettings, Settings
-from securellm.core.config.mcp import mcp_runtime
+from securellm.core.config.mcp import TOOL_GROUPS, mcp_runtime
 from securellm.mcp.errors import InvalidInputError
 from securellm.mcp.logsetup import configure_logging
 from securellm.mcp.secrets import known_secrets
@@ -27,6 +28,18 @@ def parse_http_address(value: str) -> tuple[str, int]:
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise InvalidInputError(f"--http wants HOST:PORT, got {value!r}")
     return host.strip("[]"), int(port_text)
+
+
+def with_tools(settings: Settings, groups: str) -> Settings:
+    """``settings`` offering only the tool groups in ``groups`` (``--tools knowledge,nix``)."""
+    try:
+        tools = McpSettings.model_validate({"tools": groups}).tools
+    except ValidationError:
+        raise InvalidInputError(
+            f"--tools wants a comma-separated list of {', '.join(TOOL_GROUPS)} (or all), "
+            f"got {groups!r}"
+        ) from None
+    return settings.model_copy(update={"mcp": settings.mcp.model_copy(update={"tools": tools})})
 
 
 def prepare(

@@ -3,32 +3,49 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp_types import Tool
 
 from securellm import __version__
 from securellm.core.config import McpSettings, Settings
+from securellm.core.config.mcp import ToolGroup
+from securellm.mcp import prompts
 from securellm.mcp.errors import KnowledgeError
 from securellm.mcp.knowledge.store import KnowledgeStore
 from securellm.mcp.nix.cache import TtlLruCache
 from securellm.mcp.nix.runner import NixRunner
+from securellm.mcp.schema import compact, shallow
 from securellm.mcp.secrets import known_secrets
 from securellm.mcp.stack.client import StackClient
 from securellm.mcp.state import ServerState
-from securellm.mcp.tools import knowledge, nix, security, stack
+from securellm.mcp.tools import knowledge, nix, nix_build, nix_options, security, stack
 
 log = logging.getLogger(__name__)
+Register = Callable[[MCPServer[Any], ServerState], None]
+# Each tools module names its group (``GROUP``) beside its ``register``; add a module here.
+TOOL_MODULES = (knowledge, nix, nix_options, nix_build, stack, security)
 
-INSTRUCTIONS = (
-    "securellm tools for coding agents. Keep what you learn across sessions with "
-    "knowledge_session_start / knowledge_save / knowledge_search. Inspect and build Nix flakes "
-    "with the nix_* tools. Check the local LLM stack with provider_test, models_list, "
-    "vram_status, audit_query and security_audit."
-)
+INSTRUCTIONS: dict[str, str] = {
+    "knowledge": "Keep what you learn across sessions with knowledge_session_start / "
+    "knowledge_save / knowledge_search.",
+    "nix": "Inspect, build and test Nix flakes with the nix_* tools, build_and_test and "
+    "package_diagnose; look up NixOS options (nixos_options_search) and packages "
+    "(nix_search) offline.",
+    "stack": "Check the local LLM stack with provider_test, models_list, vram_status and "
+    "audit_query.",
+    "security": "Audit the config and NixOS repositories with security_audit.",
+}
+
+
+def instructions(groups: Sequence[ToolGroup]) -> str:
+    """The server's instructions, naming only the tools of the enabled groups."""
+    parts = [INSTRUCTIONS[group] for group in INSTRUCTIONS if group in groups]
+    return " ".join(["securellm tools for coding agents.", *parts])
 
 
 def build_state(settings: Settings, mcp: McpSettings | None = None) -> ServerState:
@@ -96,21 +113,47 @@ def create_server(
                 await state.stack.aclose()
                 await anyio.to_thread.run_sync(state.store.close)
 
-    server: MCPServer[ServerState] = MCPServer(
+    server = LeanServer(
         "securellm",
         title="securellm",
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=instructions(state.mcp.tools),
         lifespan=lifespan,
         warn_on_duplicate_tools=True,
         **auth,
     )
-    register_all(server, state)
+    server.full_schemas = state.mcp.tool_schemas == "full"
+    register_all(server, state, state.mcp.tools)
     return server
 
 
-def register_all(server: MCPServer[Any], state: ServerState) -> None:
-    knowledge.register(server, state)
-    nix.register(server, state)
-    stack.register(server, state)
-    security.register(server, state)
+class LeanServer(MCPServer[ServerState]):
+    """``tools/list`` with compact schemas (:mod:`securellm.mcp.schema`), built once."""
+
+    _listed: list[Tool] | None = None
+    full_schemas = False
+
+    async def list_tools(self) -> list[Tool]:
+        if self.full_schemas:
+            return await super().list_tools()
+        if self._listed is None:
+            self._listed = [
+                tool.model_copy(
+                    update={
+                        "input_schema": compact(tool.input_schema),
+                        "output_schema": shallow(tool.output_schema)
+                        if tool.output_schema is not None
+                        else None,
+                    }
+                )
+                for tool in await super().list_tools()
+            ]
+        return self._listed
+
+
+def register_all(server: MCPServer[Any], state: ServerState, groups: Sequence[ToolGroup]) -> None:
+    """Register the tools (and prompts) of ``groups``; the others are not offered at all."""
+    for module in TOOL_MODULES:
+        if module.GROUP in groups:
+            module.register(server, state)
+    prompts.register(server, groups)

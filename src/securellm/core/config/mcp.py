@@ -20,6 +20,8 @@ from securellm.core.config.sections import Section
 SERVICE_KNOWLEDGE_DB = Path("/var/lib/mcp-knowledge/knowledge.db")
 NIXOS_CONFIG_DIR = Path("/etc/nixos")
 _TRUE = {"1", "true", "yes", "on"}
+ToolGroup = Literal["knowledge", "nix", "stack", "security"]
+TOOL_GROUPS: tuple[ToolGroup, ...] = ("knowledge", "nix", "stack", "security")
 
 
 class McpSettings(Section):
@@ -29,6 +31,11 @@ class McpSettings(Section):
     knowledge_busy_timeout_ms: int = Field(default=5000, ge=0, le=600_000)
     log_file: Path | None = None
     debug_to_stderr: bool = False
+    # Tool groups the server offers (``--tools knowledge,nix``); fewer tools, shorter tools/list.
+    tools: tuple[ToolGroup, ...] = TOOL_GROUPS
+    # "lean": compact input schemas, output schemas cut to {"type": "object"} (tools/list is
+    # sent every turn); "full": pydantic's schemas as they are.
+    tool_schemas: Literal["lean", "full"] = "lean"
     gateway_url: str = "http://127.0.0.1:8100"
     offload_url: str = "http://127.0.0.1:9000"
     # Nix tools
@@ -56,11 +63,28 @@ class McpSettings(Section):
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_s: float = Field(default=30.0, gt=0)
     nixaudit_path: Path | None = None
+    # options.json files (NixOS optionsJSON, home-manager, nix-darwin): {source: path}.
+    # Unset: the running NixOS system's own, where there is one.
+    nix_options_files: dict[str, Path] | None = None
+    # A package list (``nix-env -qaP --json``) for offline nix_search; unset: listed once
+    # from the local nixpkgs (NIX_PATH, or the flake registry's local nixpkgs).
+    nix_packages_file: Path | None = None
     # Streamable HTTP (--http): bearer token from a file or env var, else generated.
     http_token_file: Path | None = None
     http_token_env: str | None = None
     http_allowed_hosts: tuple[str, ...] = ()
     http_allowed_origins: tuple[str, ...] = ()
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tools_from_text(cls, value: object) -> object:
+        if isinstance(value, str):  # "knowledge,nix" from a flag or an environment variable
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple) and "all" in value:
+            return TOOL_GROUPS
+        if isinstance(value, list | tuple) and not value:
+            raise ValueError("name at least one tool group: " + ", ".join(TOOL_GROUPS))
+        return tuple(dict.fromkeys(value)) if isinstance(value, list | tuple) else value
 
     @field_validator("nix_allowed_roots")
     @classmethod

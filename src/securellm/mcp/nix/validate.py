@@ -88,3 +88,14 @@ def package_name(value: str) -> str:
     if not _NAME.match(value):
         raise InvalidInputError("query must be a package name: letters, digits and . _ + -")
     return value
+
+
+def search_words(value: str) -> str:
+    """Free words for a local index search (never passed to ``nix``): printable, bounded."""
+    if not value.strip():
+        raise InvalidInputError("query must not be empty")
+    if len(value) > MAX_NAME:
+        raise InvalidInputError(f"query is longer than {MAX_NAME} characters")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise InvalidInputError("query contains control characters")
+    return value

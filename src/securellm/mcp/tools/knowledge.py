@@ -26,6 +26,8 @@ from securellm.mcp.knowledge.search import SearchQuery
 from securellm.mcp.knowledge.store import KnowledgeStore, NewEntry
 from securellm.mcp.state import ServerState
 
+GROUP = "knowledge"  # the tool group these tools belong to (``[mcp] tools``)
+
 _T = TypeVar("_T")
 
 MAX_CONTENT = 1_000_000

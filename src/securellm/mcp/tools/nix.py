@@ -24,22 +24,25 @@ from securellm.mcp.errors import NixCommandError
 from securellm.mcp.nix import validate
 from securellm.mcp.nix.cache import CacheStats
 from securellm.mcp.nix.isolate import Isolation, View
+from securellm.mcp.nix.offline import OfflineNix
 from securellm.mcp.nix.refs import FlakeRefs
 from securellm.mcp.nix.runner import LineCallback, NixResult, drv_path
 from securellm.mcp.state import ServerState
 
+GROUP = "nix"  # the tool group these tools belong to (``[mcp] tools``)
+
 FlakeRef = Annotated[
     str,
-    Field(
-        description="a flake: '.', '/abs/path', 'path:/p', 'github:owner/repo', 'nixpkgs'; "
-        "local paths only inside the allowed roots"
-    ),
+    Field(description="'.', /path, github:o/r or nixpkgs"),
 ]
-Attr = Annotated[str, Field(description="attribute path, e.g. packages.x86_64-linux.hello")]
+Attr = Annotated[str, Field(description="e.g. packages.x86_64-linux.hello")]
 
 NO_WRITE = "--no-write-lock-file"
 DRV_PATHS = "builtins.mapAttrs (name: check: check.drvPath)"
 _SYSTEM = re.compile(r"^[A-Za-z0-9_]+-[A-Za-z0-9_]+$")
+# ANSI escape sequences (CSI, OSC, two-byte), then any other C0/C1 control byte left over.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 _READ = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
@@ -119,25 +122,36 @@ def _check_result(ref: str, result: NixResult, duration_s: float) -> CheckResult
     )
 
 
-def _drv_paths(value: Any) -> list[str]:
+def drv_paths(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise NixCommandError("nix eval of the checks printed something other than drvPaths")
-    return [drv_path(path) for path in value.values()]
+    return {str(name): drv_path(path) for name, path in value.items()}
 
 
-def _progress(ctx: Context) -> LineCallback:
+def plain_text(line: str) -> str:
+    """``line`` without colours, cursor moves or other control bytes (``\\r`` redraws keep
+    their last part), fit for a progress message."""
+    text = _ANSI.sub("", line).rsplit("\r", 1)[-1]
+    return _CONTROL.sub("", text).strip()
+
+
+def progress_callback(ctx: Context) -> LineCallback:
     count = 0
 
     async def report(line: str) -> None:
         nonlocal count
+        text = plain_text(line)
+        if not text:
+            return
         count += 1
-        await ctx.report_progress(count, None, line[:200])
+        await ctx.report_progress(count, None, text[:200])
 
     return report
 
 
 class NixTools:
-    """The Nix tools; each public coroutine is one MCP tool."""
+    """The Nix tools (``nix_*``, registered below) and the steps other Nix tools build on
+    (:meth:`run`, :meth:`build`, :meth:`realise`, :meth:`check_derivations`)."""
 
     def __init__(self, state: ServerState) -> None:
         self._state = state
@@ -155,6 +169,7 @@ class NixTools:
             home=Path.home(),
         )
         self.isolation = Isolation(state.mcp.nix_isolation, view, bwrap=state.mcp.nix_bwrap_binary)
+        self.offline = OfflineNix(state.mcp, state.settings.data_dir, os.environ, Path.home())
         self._registry_text: tuple[float, str] | None = None
         self._registry_lock = anyio.Lock()
 
@@ -166,7 +181,7 @@ class NixTools:
             cached = self._registry_text
             if cached and now - cached[0] < self._state.mcp.cache_ttl_s:
                 return cached[1]
-            result = await self._run(["registry", "list"])
+            result = await self.run(["registry", "list"])
             if result.returncode != 0:
                 raise NixCommandError(
                     "nix registry list failed, so where a registry name points cannot be "
@@ -175,7 +190,7 @@ class NixTools:
             self._registry_text = (now, result.stdout)
             return result.stdout
 
-    async def _run(
+    async def run(
         self,
         args: list[str],
         *,
@@ -190,13 +205,13 @@ class NixTools:
             isolation=self.isolation,
         )
 
-    async def _realise(self, drv_paths: list[str], on_line: LineCallback) -> NixResult:
+    async def realise(self, drv_paths: list[str], on_line: LineCallback) -> NixResult:
         """Build store derivations outside the view, in Nix's sandbox (no fallback to none)."""
         return await self._state.nix.realise(
             drv_paths, timeout_s=self._build_timeout, on_stderr_line=on_line
         )
 
-    async def _installable(self, flake_ref: str, attr: str) -> str:
+    async def installable(self, flake_ref: str, attr: str) -> str:
         checked_attr = validate.attr_path(attr)  # first: a bad attr starts no registry lookup
         return f"{await self.refs.check(flake_ref)}#{checked_attr}"
 
@@ -205,7 +220,7 @@ class NixTools:
         hit = self._state.cache.get(key)
         if hit is not None:
             return hit, True
-        result = await self._run(args)
+        result = await self.run(args)
         data = _parse_json(result, f"nix {kind}")
         self._state.cache.put(key, data)
         return data, False
@@ -225,54 +240,69 @@ class NixTools:
         return FlakeInfo(flake_ref=ref, data=data, cached=cached)
 
     async def nix_flake_check(self, flake_ref: FlakeRef, ctx: Context) -> CheckResult:
-        """``nix flake check``: every output is evaluated, then this system's ``checks`` are
-        built; a failing check is a result with ok=false and the log."""
+        """``nix flake check``: evaluate every output, build this system's checks; a failure
+        is ok=false with the log."""
         ref = await self.refs.check(flake_ref)
-        progress = _progress(ctx)
+        progress = progress_callback(ctx)
         if not self.isolation.enabled:  # "off": one process evaluates and builds, as before
-            result = await self._run(
+            result = await self.run(
                 ["flake", "check", NO_WRITE, ref], timeout_s=self._build_timeout, on_line=progress
             )
             return _check_result(ref, result, result.duration_s)
-        evaluated = await self._run(
+        evaluated = await self.run(
             ["flake", "check", "--no-build", NO_WRITE, ref],
             timeout_s=self._build_timeout,
             on_line=progress,
         )
         if evaluated.returncode != 0:
             return _check_result(ref, evaluated, evaluated.duration_s)
-        checks = await self._check_derivations(ref)
+        checks = await self.check_derivations(ref)
         if not checks:
             return _check_result(ref, evaluated, evaluated.duration_s)
-        built = await self._realise(checks, progress)
+        built = await self.realise(list(checks.values()), progress)
         return _check_result(ref, built, evaluated.duration_s + built.duration_s)
 
-    async def _check_derivations(self, ref: str) -> list[str]:
-        """The store derivations of ``checks.<this system>`` (what ``flake check`` builds)."""
+    async def system(self) -> str:
+        """This machine's Nix system name (``x86_64-linux``), checked."""
         system = (await self._state.nix.facts()).system
         if not _SYSTEM.match(system):
             raise NixCommandError(f"nix reports an unexpected system name {system[:80]!r}")
+        return system
+
+    async def check_derivations(self, ref: str) -> dict[str, str]:
+        """The store derivations of ``checks.<this system>`` by name (what ``flake check``
+        builds)."""
+        system = await self.system()
         shown = _parse_json(
-            await self._run(["flake", "show", "--json", NO_WRITE, ref]), "nix flake show"
+            await self.run(["flake", "show", "--json", NO_WRITE, ref]), "nix flake show"
         )
         checks = shown.get("checks") if isinstance(shown, dict) else None
         if not isinstance(checks, dict) or not checks.get(system):
-            return []
+            return {}
         args = ["eval", "--json", NO_WRITE, f"{ref}#checks.{system}", "--apply", DRV_PATHS]
-        return _drv_paths(_parse_json(await self._run(args), "nix eval of the checks"))
+        return drv_paths(_parse_json(await self.run(args), "nix eval of the checks"))
 
     async def nix_eval(self, flake_ref: FlakeRef, attr: Attr) -> EvalResult:
         """Evaluate one attribute of a flake to JSON (no free-form expressions)."""
-        target = await self._installable(flake_ref, attr)
-        result = await self._run(["eval", "--json", NO_WRITE, target])
+        target = await self.installable(flake_ref, attr)
+        result = await self.run(["eval", "--json", NO_WRITE, target])
         return EvalResult(installable=target, value=_parse_json(result, "nix eval"))
 
     async def nix_search(
         self,
-        query: Annotated[str, Field(description="package name or part of it")],
-        flake_ref: FlakeRef = "nixpkgs",
+        ctx: Context,
+        query: Annotated[str, Field(description="package name or words")],
+        flake_ref: Annotated[
+            str | None, Field(description="search this flake instead (needs it reachable)")
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 30,
     ) -> NixSearchResult:
-        """Search a flake's packages by name (cached). Needs the flake (nixpkgs) reachable."""
+        """Search packages: the local nixpkgs, offline (default), or a flake's (cached)."""
+        if flake_ref is None:
+            notify = progress_callback(ctx)
+            found = await self.offline.packages(validate.search_words(query), limit, notify)
+            hits = [SearchHitNix(attr=doc.name, **doc.data) for doc in found]
+            return NixSearchResult(flake_ref="local", query=query, packages=hits, cached=True)
         term = validate.package_name(query)
         ref = await self.refs.check(flake_ref)
         data, cached = await self._cached_json("search", ["search", "--json", NO_WRITE, ref, term])
@@ -284,13 +314,13 @@ class NixTools:
                 description=info.get("description"),
             )
             for attr, info in (data or {}).items()
-        ]
+        ][:limit]
         return NixSearchResult(flake_ref=ref, query=term, packages=packages, cached=cached)
 
     async def nix_build(self, flake_ref: FlakeRef, attr: Attr, ctx: Context) -> BuildResult:
         """Build a flake output without a result link; reports progress from the build log."""
-        target = await self._installable(flake_ref, attr)
-        result, duration_s = await self._build(target, _progress(ctx))
+        target = await self.installable(flake_ref, attr)
+        result, duration_s = await self.build(target, progress_callback(ctx))
         built = _parse_json(result, "nix build")
         first = built[0] if isinstance(built, list) and built else {}
         return BuildResult(
@@ -301,14 +331,14 @@ class NixTools:
             log_tail=result.stderr_tail[-2000:],
         )
 
-    async def _build(self, target: str, progress: LineCallback) -> tuple[NixResult, float]:
+    async def build(self, target: str, progress: LineCallback) -> tuple[NixResult, float]:
         """Isolated: ``target``'s ``drvPath`` is evaluated inside the view, then that store
         derivation is built outside it, in Nix's build sandbox. "off": one ``nix build``."""
         if not self.isolation.enabled:
             args = ["build", "--no-link", "--json", "-L", NO_WRITE, target]
-            result = await self._run(args, timeout_s=self._build_timeout, on_line=progress)
+            result = await self.run(args, timeout_s=self._build_timeout, on_line=progress)
             return result, result.duration_s
-        evaluated = await self._run(
+        evaluated = await self.run(
             ["eval", "--raw", NO_WRITE, f"{target}.drvPath"], on_line=progress
         )
         if evaluated.returncode != 0:
@@ -316,7 +346,7 @@ class NixTools:
                 f"nix eval of {target}.drvPath failed (exit {evaluated.returncode}): "
                 f"{_tail(evaluated)}"
             )
-        result = await self._realise([drv_path(evaluated.stdout)], progress)
+        result = await self.realise([drv_path(evaluated.stdout)], progress)
         return result, evaluated.duration_s + result.duration_s
 
     def cache_stats(self) -> CacheStats:

@@ -26,6 +26,8 @@ from securellm.mcp.config_audit import (
 from securellm.mcp.errors import AuditorUnavailableError, InvalidInputError, UpstreamError
 from securellm.mcp.state import ServerState
 
+GROUP = "security"  # the tool group these tools belong to (``[mcp] tools``)
+
 Severity = Literal["info", "low", "medium", "high", "critical"]
 RepoPath = Annotated[
     str, Field(min_length=1, max_length=4096, description="a NixOS config repository")
@@ -135,8 +137,7 @@ class SecurityTools:
     async def security_audit(
         self, path: RepoPath | None = None, min_severity: Severity = "info"
     ) -> SecurityAuditResult:
-        """Audit the securellm config (inline secrets, plain HTTP, unlimited keys) and, given a
-        path, a NixOS repository with the NixOS auditor."""
+        """Audit the securellm config (secrets, plain HTTP, unlimited keys) and a NixOS repo."""
         skipped: list[str] = []
         findings = static_findings(self._state.settings) + await self._key_findings(skipped)
         floor = SEVERITY_ORDER[min_severity]

@@ -30,6 +30,8 @@ from securellm.mcp.tools.stack_models import (
     VramStatus,
 )
 
+GROUP = "stack"  # the tool group these tools belong to (``[mcp] tools``)
+
 _READ_REMOTE = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
