@@ -2,9 +2,9 @@
 
 Three things keep a search fast on a large base:
 
-- FTS5 ranks inside the index (``ORDER BY rank`` with the bm25 weights stored in the index's
-  ``rank`` setting) and only the page's rowids are joined to ``entries``;
-- snippets are computed for the page only, never for every match;
+- bm25 is computed over the index alone and only the page's rowids are joined to
+  ``entries`` (the v2 statement joined and built a snippet for every match, then sorted);
+- snippets are computed for the page only;
 - an expression matching more than :data:`RANK_WINDOW` entries is ranked over its newest
   :data:`RANK_WINDOW` matches (found in rowid order, which costs no ranking): a word in half the
   base says little about which of 50,000 notes is best, and recency is a fair tie-breaker.
@@ -19,7 +19,9 @@ from typing import Any, Literal
 from securellm.mcp.knowledge.fts import at_least, parse_terms, tiers
 from securellm.mcp.knowledge.search import SearchQuery, filter_clauses
 
-RANK_WINDOW = 4000
+RANK_WINDOW = 1000
+# Column weights for bm25: a word in the title counts most, then tags, then the body.
+_BM25 = "bm25(entries_fts, 4.0, 1.0, 2.0)"
 _SNIPPET = (
     "SELECT snippet(entries_fts, 1, '[', ']', '…', 16) FROM entries_fts "
     "WHERE entries_fts MATCH ? AND rowid = ?"
@@ -44,7 +46,11 @@ def keyword_search(
         rows = _run_tiers(conn, tiers(terms, "any")[1:], query, columns)
         mode = "any"
     highlight = at_least(terms, 1)
-    page = [(*row, _snippet(conn, highlight, int(row[0]))) for row in rows]
+    # The row past the page only tells that a page follows: it needs no snippet.
+    page = [
+        (*row, _snippet(conn, highlight, int(row[0])) if n < query.limit else "")
+        for n, row in enumerate(rows)
+    ]
     return page, mode
 
 
@@ -80,7 +86,8 @@ def _ranked(
     # Only constants are formatted in; every value is a bound parameter.
     sql = (
         f"SELECT {columns}, h.rank FROM ("  # noqa: S608
-        "SELECT rowid AS id, rank FROM entries_fts WHERE entries_fts MATCH ? AND rowid >= ? "
+        f"SELECT rowid AS id, {_BM25} AS rank FROM entries_fts "
+        "WHERE entries_fts MATCH ? AND rowid >= ? "
         "ORDER BY rank LIMIT ?) h JOIN entries e ON e.id = h.id "
         f"{clause} ORDER BY h.rank LIMIT ?"
     )
