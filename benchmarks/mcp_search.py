@@ -7,9 +7,11 @@ copies it, upgrades the copy to the current schema (timed: the one-off reindex) 
 - baseline: the v2 search statement on the v2 base, in-process;
 - store.search on the current base, in-process;
 - ``knowledge_search`` and ``knowledge_save`` through the real server on stdio with the
-  official SDK client (``python -m securellm.mcp``: JSON-RPC, validation, worker thread).
+  official SDK client (``python -m securellm.mcp``: JSON-RPC, validation, worker thread),
+  both for this tree on the upgraded base and for the last v2 revision's code
+  (``--baseline-rev``, taken from git with ``git archive``) on the v2 base.
 
-Run: ``.venv/bin/python benchmarks/mcp_search.py [--entries 100000]``.
+Run: ``.venv/bin/python benchmarks/mcp_search.py [--entries 100000] [--baseline-rev REV]``.
 Goals: search p50 < 10 ms, p95 < 30 ms over stdio; save p50 < 5 ms.
 """
 
@@ -21,7 +23,9 @@ import random
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,6 +39,8 @@ from securellm.mcp.knowledge.schema import MIGRATIONS, _statements
 from securellm.mcp.knowledge.search import SearchQuery
 from securellm.mcp.knowledge.store import KnowledgeStore, now_iso
 
+# The last revision whose knowledge index is v2 (unicode61, bm25 and a snippet per match).
+BASELINE_REV = "5bd72eb"
 TYPES = ["note", "decision", "code", "error", "reference", "todo"]
 # The v2 search statement, as it was: bm25 in SQL and a snippet for every match, then sorted.
 V2_SEARCH = (
@@ -102,8 +108,25 @@ def measure(fn: Callable[[str], object], items: list[str]) -> list[float]:
     return samples
 
 
-def server_params(path: Path) -> StdioServerParameters:
-    home = path.parent / "home"
+def baseline_source(rev: str, into: Path) -> Path | None:
+    """``src/`` of ``rev`` from this repository, for a server running the old code."""
+    repo = Path(__file__).resolve().parent.parent
+    archive = into / "baseline.tar"
+    done = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", "-o", str(archive), rev, "src"],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(f"no stdio baseline: git archive {rev} failed: {done.stderr.decode().strip()}")
+        return None
+    with tarfile.open(archive) as tar:
+        tar.extractall(into / "baseline", filter="data")
+    return into / "baseline" / "src"
+
+
+def server_params(path: Path, pythonpath: Path | None = None) -> StdioServerParameters:
+    home = path.parent / f"home-{path.stem}"
     home.mkdir(exist_ok=True)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -112,13 +135,17 @@ def server_params(path: Path) -> StdioServerParameters:
         "XDG_DATA_HOME": str(home / "data"),
         "KNOWLEDGE_DB_PATH": str(path),
     }
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
     return StdioServerParameters(command=sys.executable, args=["-m", "securellm.mcp"], env=env)
 
 
-async def measure_stdio(path: Path, texts: list[str], saves: int) -> tuple[list[float], ...]:
+async def measure_stdio(
+    path: Path, texts: list[str], saves: int, pythonpath: Path | None = None
+) -> tuple[list[float], list[float]]:
     """Search every text, then save ``saves`` entries, over stdio; returns both samples."""
     search, save = [], []
-    async with Client(server_params(path)) as client:
+    async with Client(server_params(path, pythonpath)) as client:
         await client.call_tool("knowledge_search", {"query": "warmup"})
         for text in texts:
             started = time.perf_counter()
@@ -151,6 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--saves", type=int, default=200)
+    parser.add_argument("--baseline-rev", default=BASELINE_REV)
     args = parser.parse_args()
     rng = random.Random(7)
     words = vocabulary(20_000, rng)
@@ -170,15 +198,28 @@ def main() -> None:
     current = measure(lambda t: store.search(SearchQuery(text=t, limit=10)), texts)
     store.close()
     stdio, saves = anyio.run(measure_stdio, new, texts, args.saves)
-    stdio_common = stdio[:20]
+    old_code = baseline_source(args.baseline_rev, tmp)
+    old_stdio = anyio.run(measure_stdio, old, texts, args.saves, old_code) if old_code else None
     print(f"{len(texts)} queries (20 commonest words, mid, rare, pairs, prefixes); ms")
     print(f"{'method':58} {'p50':>8} {'p95':>8} {'max':>8}")
-    print(f"{'v2 (today): search statement, in-process':58} {percentiles(baseline)}")
-    print(f"{'v2 (today): 20 commonest words only':58} {percentiles(baseline[:20])}")
-    print(f"{'current: store.search, in-process':58} {percentiles(current)}")
-    print(f"{'current: knowledge_search over stdio (SDK client)':58} {percentiles(stdio)}")
-    print(f"{'current: over stdio, 20 commonest words only':58} {percentiles(stdio_common)}")
-    print(f"{'current: knowledge_save over stdio':58} {percentiles(saves)}")
+    rows = [
+        ("v2 (today): search statement, in-process", baseline),
+        ("v2 (today): 20 commonest words only", baseline[:20]),
+    ]
+    if old_stdio is not None:
+        rows += [
+            (f"v2 ({args.baseline_rev}): knowledge_search over stdio", old_stdio[0]),
+            (f"v2 ({args.baseline_rev}): over stdio, 20 commonest words only", old_stdio[0][:20]),
+            (f"v2 ({args.baseline_rev}): knowledge_save over stdio", old_stdio[1]),
+        ]
+    rows += [
+        ("current: store.search, in-process", current),
+        ("current: knowledge_search over stdio (SDK client)", stdio),
+        ("current: over stdio, 20 commonest words only", stdio[:20]),
+        ("current: knowledge_save over stdio", saves),
+    ]
+    for label, samples in rows:
+        print(f"{label:58} {percentiles(samples)}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
