@@ -26,9 +26,6 @@ _SNIPPET = (
     "SELECT snippet(entries_fts, 1, '[', ']', '…', 16) FROM entries_fts "
     "WHERE entries_fts MATCH ? AND rowid = ?"
 )
-_FLOOR = (
-    "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?"
-)
 
 Mode = Literal["all", "any"]
 
@@ -77,21 +74,55 @@ def _run_tiers(
 def _ranked(
     conn: sqlite3.Connection, expression: str, query: SearchQuery, columns: str, count: int
 ) -> list[tuple[Any, ...]]:
+    """One tier, best first, ranked over at most :data:`RANK_WINDOW` matches."""
     where, params = filter_clauses(query)
-    floor_row = conn.execute(_FLOOR, (expression, RANK_WINDOW - 1)).fetchone()
-    floor = int(floor_row[0]) if floor_row else 0
-    # Unfiltered, FTS5 can stop at the page; filtered, it ranks the window and the join filters.
-    inner_limit = count if not where else -1
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    floor = _floor(conn, expression, "", [])
+    if where and floor:
+        # Many matches: the window is the newest that pass the filters (a set of ids built
+        # from them; ``+`` keeps SQLite from probing FTS5 once per id), so a project's older
+        # entries are not crowded out by other projects' newer ones.
+        subset = f" AND +rowid IN (SELECT e.id FROM entries e WHERE {' AND '.join(where)})"  # noqa: S608
+        floor = _floor(conn, expression, subset, params)
+    elif where:
+        # Few matches: checking each against its entry row is cheaper than building the set.
+        return _ranked_joined(conn, expression, where, params, columns, count)
+    else:
+        subset = ""
     # Only constants are formatted in; every value is a bound parameter.
     sql = (
         f"SELECT {columns}, h.rank FROM ("  # noqa: S608
         f"SELECT rowid AS id, {_BM25} AS rank FROM entries_fts "
-        "WHERE entries_fts MATCH ? AND rowid >= ? "
-        "ORDER BY rank LIMIT ?) h JOIN entries e ON e.id = h.id "
-        f"{clause} ORDER BY h.rank LIMIT ?"
+        f"WHERE entries_fts MATCH ? AND rowid >= ?{subset} ORDER BY rank LIMIT ?"
+        ") h JOIN entries e ON e.id = h.id ORDER BY h.rank"
     )
-    return conn.execute(sql, [expression, floor, inner_limit, *params, count]).fetchall()
+    return conn.execute(sql, [expression, floor, *params, count]).fetchall()
+
+
+def _floor(conn: sqlite3.Connection, expression: str, subset: str, params: list[object]) -> int:
+    """The lowest rowid of the newest RANK_WINDOW matches; 0 when there are fewer."""
+    sql = (
+        f"SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?{subset} "  # noqa: S608
+        "ORDER BY rowid DESC LIMIT 1 OFFSET ?"
+    )
+    row = conn.execute(sql, [expression, *params, RANK_WINDOW - 1]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _ranked_joined(
+    conn: sqlite3.Connection,
+    expression: str,
+    where: list[str],
+    params: list[object],
+    columns: str,
+    count: int,
+) -> list[tuple[Any, ...]]:
+    sql = (
+        f"SELECT {columns}, {_BM25} AS rank FROM entries_fts "  # noqa: S608
+        "JOIN entries e ON e.id = entries_fts.rowid WHERE entries_fts MATCH ? AND "
+        + " AND ".join(where)
+        + " ORDER BY rank LIMIT ?"
+    )
+    return conn.execute(sql, [expression, *params, count]).fetchall()
 
 
 def _snippet(conn: sqlite3.Connection, expression: str, rowid: int) -> str:
