@@ -54,6 +54,11 @@ class SearchPage(BaseModel):
         default=None, description="pass as offset to get the next page; null when done"
     )
     corrupt_skipped: int = Field(default=0, description="rows left out because they are corrupt")
+    terms: Literal["all", "any"] | None = Field(
+        default=None,
+        description="which words a hit had to contain: 'any' when no entry had them all "
+        "(hits matching more of them first)",
+    )
 
 
 class EntryList(BaseModel):

@@ -177,7 +177,8 @@ class KnowledgeTools:
         limit: Limit = 10,
         offset: Offset = 0,
     ) -> SearchPage:
-        """Full-text search (bm25-ranked, best first) with filters; 'word*' matches a prefix."""
+        """Stemmed full-text search, best first, with filters. "a phrase", word* prefixes;
+        mode=any ranks entries matching more words first (all falls back to any)."""
         check_text(query=query, tags=tags, project=project)
         search = SearchQuery(
             text=query,
