@@ -54,6 +54,9 @@ class SearchPage(BaseModel):
         default=None, description="pass as offset to get the next page; null when done"
     )
     corrupt_skipped: int = Field(default=0, description="rows left out because they are corrupt")
+    linked: list[Entry] = Field(
+        default_factory=list, description="entries the hits link to or are linked from"
+    )
 
 
 class EntryList(BaseModel):
