@@ -239,3 +239,18 @@ def test_links_between_imported_files_resolve(
     ids = {e.title: e.id for e in other.recent(limit=5).entries}
     result = related_entries(other, ids["Second"], 1)
     assert [r.entry.title for r in result.related] == ["First"]
+
+
+def test_an_imported_file_keeps_its_name_on_export(store: KnowledgeStore, tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    (folder / "projects").mkdir(parents=True)
+    (folder / "projects" / "My Plan.md").write_text("the plan\n")
+    import_dir(store, folder)
+    entry_id = store.recent(limit=1).entries[0].id
+    store.update(entry_id, {"content": "the better plan"})
+    report = export_dir(store, folder)
+    assert (report.written, report.removed) == (1, 0)
+    assert [p.relative_to(folder).as_posix() for p in folder.rglob("*.md")] == [
+        "projects/My Plan.md"
+    ]
+    assert "the better plan" in (folder / "projects" / "My Plan.md").read_text()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
@@ -50,6 +51,7 @@ from securellm.mcp.knowledge.store import (
 )
 
 BATCH = 1000
+_HEAD_ID = re.compile(r"^id:[ \t]*['\"]?([0-9a-fA-F]{32})['\"]?[ \t]*\r?$", re.M)
 _MAX_FILE_BYTES = 4_000_000
 
 
@@ -100,37 +102,56 @@ def _rows(sql: str, params: tuple[object, ...], conn: sqlite3.Connection) -> lis
 
 
 def export_dir(store: KnowledgeStore, directory: Path) -> ExportReport:
-    """Write one file per entry into ``directory``; files already up to date are left
-    alone (their times too), and a file an entry had under its old title is removed."""
+    """Write one file per entry into ``directory``. A file already there for an entry (found
+    by the id in its front matter, in any subfolder) is rewritten in place, keeping a name
+    the user gave it; files already up to date are left alone, their times too."""
     directory.mkdir(parents=True, exist_ok=True)
-    by_short: dict[str, list[str]] = {}
-    for name in os.listdir(directory):
-        if name.endswith(".md") and len(name) > 12:
-            by_short.setdefault(name[-11:-3], []).append(name)
+    existing = scan_ids(directory)
     report = ExportReport()
     for entry, uid in exported_entries(store):
-        outcome = write_entry(directory, entry, uid, by_short.get(uid[:8], ()))
-        report.written += outcome == "written"
+        outcome = write_entry(directory, entry, uid, existing.get(uid))
+        report.written += outcome in ("written", "renamed")
         report.unchanged += outcome == "unchanged"
         report.removed += outcome == "renamed"
-        report.written += outcome == "renamed"
     return report
 
 
-def write_entry(directory: Path, entry: Entry, uid: str, siblings: Iterable[str] = ()) -> str:
-    """``written``, ``unchanged`` or ``renamed`` (the old file under another title removed)."""
-    name = file_name(entry, uid)
-    path = directory / name
+def target_path(directory: Path, entry: Entry, uid: str, current: Path | None) -> Path:
+    """Where ``entry``'s file goes: its current file, renamed with the title when the name
+    is one an export gave (``slug-<id start>.md``), else kept as the user named it."""
+    if current is None:
+        return directory / file_name(entry, uid)
+    if current.name.endswith(f"-{uid[:8]}.md"):
+        return current.parent / file_name(entry, uid)
+    return current
+
+
+def write_entry(directory: Path, entry: Entry, uid: str, current: Path | None = None) -> str:
+    """``written``, ``unchanged`` or ``renamed`` (the file's old name removed)."""
+    path = target_path(directory, entry, uid, current)
     text = render(entry, uid)
     if _read(path) == text:
         return "unchanged"
     write_atomic(path, text)
-    renamed = False
-    for other in siblings:
-        if other != name and file_id(directory / other) == uid:
-            (directory / other).unlink(missing_ok=True)
-            renamed = True
-    return "renamed" if renamed else "written"
+    if current is not None and current != path:
+        current.unlink(missing_ok=True)
+        return "renamed"
+    return "written"
+
+
+def scan_ids(directory: Path) -> dict[str, Path]:
+    """The id each Markdown file under ``directory`` carries (read from its first lines)."""
+    found: dict[str, Path] = {}
+    for path in markdown_files(directory):
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(4096).decode("utf-8", "replace")
+        except OSError:
+            continue
+        match = _HEAD_ID.search(head)
+        if match is not None and head.startswith("---"):
+            found.setdefault(match.group(1).lower(), path)
+    return found
 
 
 def file_id(path: Path) -> str | None:
