@@ -254,3 +254,19 @@ def test_an_imported_file_keeps_its_name_on_export(store: KnowledgeStore, tmp_pa
         "projects/My Plan.md"
     ]
     assert "the better plan" in (folder / "projects" / "My Plan.md").read_text()
+
+
+def test_a_hand_edit_after_a_propagated_change_is_no_conflict(
+    store: KnowledgeStore, other: KnowledgeStore, tmp_path: Path
+) -> None:
+    entry_id = save(store, "v1", "Travels")
+    export_dir(store, tmp_path / "out")
+    import_dir(other, tmp_path / "out")
+    store.update(entry_id, {"content": "v2"})
+    export_dir(store, tmp_path / "out")
+    import_dir(other, tmp_path / "out")
+    path = only_file(tmp_path / "out")
+    path.write_text(path.read_text().replace("v2", "v3 by hand"))
+    report = import_dir(other, tmp_path / "out")
+    assert (report.updated, report.problems) == (1, [])
+    assert other.recent(limit=1).entries[0].content == "v3 by hand"

@@ -313,12 +313,14 @@ def _insert(conn: sqlite3.Connection, note: NoteFile) -> str:
 
 
 def _update(conn: sqlite3.Connection, entry_id: int, note: NoteFile) -> None:
+    """The file's version; the entry takes the file's ``updated`` (never older than its
+    own, or this would be a conflict), so every base a file reaches agrees on it."""
     tags = _normalise_tags(note.tags)
     conn.execute(
         "UPDATE entries SET type = ?, title = ?, content = ?, tags = ?, metadata = ?, "
         "project = ?, updated_at = ? WHERE id = ?",
         (note.type, note.title, note.content, _json(tags), _json(note.metadata), note.project,
-         now_iso(), entry_id),
+         note.updated or now_iso(), entry_id),
     )  # fmt: skip
     conn.execute("DELETE FROM entry_tags WHERE entry_id = ?", (entry_id,))
     _write_tags(conn, entry_id, tags)
