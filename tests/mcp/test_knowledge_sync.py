@@ -180,3 +180,13 @@ async def test_two_servers_syncing_one_folder_lose_nothing(tmp_path: Path) -> No
         store.close()
     assert len(list(folder.glob("*.md"))) == 40
     assert {file_id(p) for p in folder.glob("*.md")} != {None}
+
+
+def test_removing_the_whole_folder_deletes_no_entry(synced: tuple[KnowledgeStore, Path]) -> None:
+    store, folder = synced
+    store.save(NewEntry(type="note", content="x", title="Survivor"))
+    for path in folder.glob("*.md"):
+        path.unlink()
+    folder.rmdir()
+    time.sleep(1.5)  # give the watcher time to see the deletions
+    assert titles(store) == {"Survivor"}

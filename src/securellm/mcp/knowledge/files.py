@@ -148,8 +148,9 @@ def scan_ids(directory: Path) -> dict[str, Path]:
                 head = handle.read(4096).decode("utf-8", "replace")
         except OSError:
             continue
-        match = _HEAD_ID.search(head)
-        if match is not None and head.startswith("---"):
+        end = head.find("\n---", 3)
+        match = _HEAD_ID.search(head, 0, end) if head.startswith("---") and end > 0 else None
+        if match is not None:
             found.setdefault(match.group(1).lower(), path)
     return found
 

@@ -16,6 +16,8 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from securellm.core.sqlite import write_transaction
+
 _LINK = re.compile(r"\[\[([^\[\]|\n]{1,512})(?:\|[^\[\]\n]*)?\]\]")
 _UID = re.compile(r"^[0-9a-f]{32}$")
 MAX_LINKS = 256
@@ -68,6 +70,13 @@ def index_links(conn: sqlite3.Connection, entry_id: int, content: str) -> None:
         "INSERT OR IGNORE INTO entry_links (source_id, kind, target) VALUES (?, ?, ?)",
         [(entry_id, link.kind, link.target) for link in parse_links(content)],
     )
+
+
+def reindex_links(conn: sqlite3.Connection) -> None:
+    """Index every entry's links (a base from before links existed), in one transaction."""
+    with write_transaction(conn):
+        for entry_id, content in conn.execute("SELECT id, content FROM entries").fetchall():
+            index_links(conn, int(entry_id), str(content))
 
 
 def resolve(conn: sqlite3.Connection, links: Iterable[LinkTarget]) -> dict[LinkTarget, int]:

@@ -85,6 +85,7 @@ CREATE INDEX entries_title_key ON entries(lower(trim(title)));
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+LINKS_SINCE = 3  # a base upgraded from before this has its entries' links indexed on open
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

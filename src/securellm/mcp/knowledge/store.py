@@ -21,9 +21,9 @@ import orjson
 
 from securellm.core.sqlite import is_locked, write_transaction
 from securellm.mcp.errors import InvalidInputError, KnowledgeError, NotFoundError
-from securellm.mcp.knowledge.links import index_links
+from securellm.mcp.knowledge.links import index_links, reindex_links
 from securellm.mcp.knowledge.models import Entry, EntryList, SearchHit, SearchPage, Session
-from securellm.mcp.knowledge.schema import migrate
+from securellm.mcp.knowledge.schema import LINKS_SINCE, migrate
 from securellm.mcp.knowledge.search import SearchQuery, build_search_sql
 
 _T = TypeVar("_T")
@@ -84,7 +84,10 @@ class KnowledgeStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
+            before = int(conn.execute("PRAGMA user_version").fetchone()[0])
             migrate(conn)
+            if 0 < before < LINKS_SINCE:
+                reindex_links(conn)
         except (sqlite3.Error, OSError) as exc:
             raise KnowledgeError(f"cannot open the knowledge base at {self.path}: {exc}") from None
         self._conn = conn

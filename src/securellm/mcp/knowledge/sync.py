@@ -57,6 +57,7 @@ class FolderSync:
         self._path_uid: dict[Path, str] = {}
         self._entry_uid: dict[int, str] = {}
         self._uid_entry: dict[str, int] = {}
+        self._pending: list[Path] = []
         self._stop = threading.Event()
         self._notify: RustNotify | None = None
         self._thread: threading.Thread | None = None
@@ -133,15 +134,16 @@ class FolderSync:
                 changes = self._notify.watch(200, 50, 1000, self._stop)
             except RuntimeError:
                 return
-            if isinstance(changes, str):
+            if changes in ("stop", "signal"):
                 continue
             try:
-                self.apply(changes)
+                self.apply(() if isinstance(changes, str) else changes)
             except (McpToolError, OSError) as exc:
                 log.warning("knowledge sync could not import a change", extra={"error": str(exc)})
 
     def apply(self, changes: Iterable[tuple[int, str]]) -> None:
-        """Import the files added or changed, delete the entries whose files went."""
+        """Import the files added or changed; delete the entries whose files went (in the
+        previous round)."""
         present: list[Path] = []
         gone: list[Path] = []
         for change, name in changes:
@@ -152,8 +154,15 @@ class FolderSync:
         with self._lock:
             if present:
                 self._import(sorted(set(present)))
-            for path in gone:
-                self._forget(path)
+            # A deletion waits one round: an editor that saves by delete-and-rename, or an
+            # `rm -rf` of the whole folder, shows its second half by then.
+            due, self._pending = self._pending, gone
+            if due and not self.directory.is_dir():
+                log.warning("knowledge sync folder is gone; its entries are kept")
+                return
+            for path in due:
+                if not path.exists():
+                    self._forget(path)
 
     def _import(self, paths: list[Path]) -> None:
         report = import_files(self.store, [p for p in paths if p.exists()])
