@@ -190,3 +190,41 @@ def test_removing_the_whole_folder_deletes_no_entry(synced: tuple[KnowledgeStore
     folder.rmdir()
     time.sleep(1.5)  # give the watcher time to see the deletions
     assert titles(store) == {"Survivor"}
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[KnowledgeStore, KnowledgeStore]]:
+    folder = tmp_path / "shared"
+    stores = [KnowledgeStore(tmp_path / f"{name}.db") for name in ("a", "b")]
+    syncs = [FolderSync(store, folder) for store in stores]
+    for sync in syncs:
+        sync.start()
+    yield stores[0], stores[1]
+    for sync in syncs:
+        sync.stop()
+    for store in stores:
+        store.close()
+
+
+def entry_by_title(store: KnowledgeStore, title: str) -> object:
+    return next((e for e in store.recent(limit=100).entries if e.title == title), None)
+
+
+def test_an_update_in_one_base_reaches_the_other(
+    pair: tuple[KnowledgeStore, KnowledgeStore],
+) -> None:
+    a, b = pair
+    entry = a.save(NewEntry(type="note", content="first", title="Shared"))
+    assert eventually(lambda: entry_by_title(b, "Shared") is not None)
+    a.update(entry.id, {"content": "second"})
+    assert eventually(lambda: getattr(entry_by_title(b, "Shared"), "content", "") == "second")
+
+
+def test_a_delete_in_one_base_reaches_the_other(
+    pair: tuple[KnowledgeStore, KnowledgeStore],
+) -> None:
+    a, b = pair
+    entry = a.save(NewEntry(type="note", content="x", title="Short-lived"))
+    assert eventually(lambda: entry_by_title(b, "Short-lived") is not None)
+    a.delete(entry.id)
+    assert eventually(lambda: entry_by_title(b, "Short-lived") is None)
