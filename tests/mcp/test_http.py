@@ -176,7 +176,7 @@ async def test_a_127_0_0_2_bind_is_served_under_its_own_address(
     server_on_127_0_0_2: Running,
 ) -> None:
     tools = await list_tools_with(server_on_127_0_0_2.url, TOKEN)
-    assert len(tools.tools) == 26
+    assert len(tools.tools) == 27
 
 
 async def test_a_foreign_host_header_is_refused_on_a_127_0_0_2_bind(
@@ -233,7 +233,7 @@ async def test_first_start_generates_a_token_readable_by_its_owner_only(tmp_path
     token = path.read_text().strip()
     tools = await list_tools_with(running.url, token)
     _, stderr = running.stop()
-    assert len(tools.tools) == 26
+    assert len(tools.tools) == 27
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert str(path) in stderr
 
@@ -258,7 +258,7 @@ async def test_a_second_start_reuses_the_generated_token(tmp_path: Path) -> None
         tools = await list_tools_with(second.url, token)
     finally:
         second.stop()
-    assert len(tools.tools) == 26
+    assert len(tools.tools) == 27
 
 
 def test_a_non_loopback_bind_without_a_usable_token_does_not_start(tmp_path: Path) -> None:

@@ -254,3 +254,25 @@ def test_concurrent_writer_processes_lose_nothing(tmp_path: Path) -> None:
     assert reader.count() == 240
     assert len(reader.search(SearchQuery(text="writer", tags=("w",), limit=100)).hits) == 100
     reader.close()
+
+
+def test_upgrading_a_v2_base_indexes_the_links_already_written(tmp_path: Path) -> None:
+    from securellm.mcp.knowledge.related import related_entries
+    from securellm.mcp.knowledge.schema import MIGRATIONS, _statements
+
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path) as conn:
+        for script in MIGRATIONS[:2]:
+            for statement in _statements(script):
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 2")
+        for title, content in (("Old", "see [[Older]]"), ("Older", "x")):
+            conn.execute(
+                "INSERT INTO entries (type, title, content, created_at, updated_at) "
+                "VALUES ('note', ?, ?, '2026-01-01', '2026-01-01')",
+                (title, content),
+            )
+    upgraded = KnowledgeStore(path)
+    upgraded.open()
+    assert [r.entry.title for r in related_entries(upgraded, 2, 1).related] == ["Old"]
+    upgraded.close()

@@ -19,6 +19,7 @@ TOOLS = {
     "knowledge_recent",
     "knowledge_update",
     "knowledge_delete",
+    "knowledge_related",
     "nix_flake_metadata",
     "nix_flake_show",
     "nix_flake_check",

@@ -68,7 +68,7 @@ async def test_stdio_client_negotiates_both_protocol_generations(
         saved = await client.call_tool("knowledge_save", {"content": "over stdio"})
         found = await client.call_tool("knowledge_search", {"query": "stdio"})
         assert client.protocol_version == version
-    assert len(tools.tools) == 26
+    assert len(tools.tools) == 27
     assert not saved.is_error
     assert found.structured_content["hits"][0]["entry"]["content"] == "over stdio"
 
@@ -148,7 +148,7 @@ def test_every_stdout_line_is_json_rpc_even_under_hostile_frames(tmp_path: Path)
     assert by_id[9]["result"]["isError"] is True
     assert by_id[10]["result"]["isError"] is True
     assert by_id[11]["result"]["isError"] is True
-    assert len(by_id[12]["result"]["tools"]) == 26
+    assert len(by_id[12]["result"]["tools"]) == 27
 
 
 def test_server_survives_hostile_frames_and_exits_cleanly(tmp_path: Path) -> None:

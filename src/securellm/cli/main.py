@@ -29,6 +29,7 @@ COMMANDS = {
     "models": "offload_cmd",
     "gpu": "offload_cmd",
     "mcp": "mcp_cmd",
+    "knowledge": "knowledge_cmd",
     "connect": "connect_cmd",
     "nix": "nix_cmd",
     "install-units": "deploy_cmd",

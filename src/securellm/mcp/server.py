@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -15,7 +15,7 @@ from securellm import __version__
 from securellm.core.config import McpSettings, Settings
 from securellm.core.config.mcp import ToolGroup
 from securellm.mcp import prompts
-from securellm.mcp.errors import KnowledgeError
+from securellm.mcp.errors import KnowledgeError, McpToolError
 from securellm.mcp.knowledge.store import KnowledgeStore
 from securellm.mcp.nix.cache import TtlLruCache
 from securellm.mcp.nix.runner import NixRunner
@@ -24,6 +24,9 @@ from securellm.mcp.secrets import known_secrets
 from securellm.mcp.stack.client import StackClient
 from securellm.mcp.state import ServerState
 from securellm.mcp.tools import knowledge, nix, nix_build, nix_options, security, stack
+
+if TYPE_CHECKING:
+    from securellm.mcp.knowledge.sync import FolderSync
 
 log = logging.getLogger(__name__)
 Register = Callable[[MCPServer[Any], ServerState], None]
@@ -75,6 +78,7 @@ def build_state(settings: Settings, mcp: McpSettings | None = None) -> ServerSta
             breaker_reset_s=mcp.breaker_reset_s,
             secrets=known_secrets(settings),
         ),
+        sync_dir=mcp.knowledge_sync_dir.expanduser() if mcp.knowledge_sync_dir else None,
     )
 
 
@@ -105,11 +109,14 @@ def create_server(
         except KnowledgeError as exc:
             # The other tools still work; knowledge tools will report the problem.
             log.error("knowledge base unavailable", extra={"error": str(exc)})
+        sync = await start_sync(state)
         log.info("mcp server ready", extra={"db": str(state.store.path)})
         try:
             yield state
         finally:
             with anyio.CancelScope(shield=True):
+                if sync is not None:
+                    await anyio.to_thread.run_sync(sync.stop)
                 await state.stack.aclose()
                 await anyio.to_thread.run_sync(state.store.close)
 
@@ -157,3 +164,19 @@ def register_all(server: MCPServer[Any], state: ServerState, groups: Sequence[To
         if module.GROUP in groups:
             module.register(server, state)
     prompts.register(server, groups)
+
+
+async def start_sync(state: ServerState) -> FolderSync | None:
+    """Start ``[mcp] knowledge_sync_dir``'s two-way sync; a failure is logged, not fatal."""
+    if state.sync_dir is None:
+        return None
+    from securellm.mcp.knowledge.sync import FolderSync
+
+    sync = FolderSync(state.store, state.sync_dir, polling=state.mcp.knowledge_sync_polling)
+    try:
+        await anyio.to_thread.run_sync(sync.start)
+    except (McpToolError, OSError) as exc:
+        log.error("knowledge sync unavailable", extra={"error": str(exc)})
+        await anyio.to_thread.run_sync(sync.stop)
+        return None
+    return sync

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from securellm.core.config import McpSettings, Settings
 from securellm.mcp.knowledge.store import KnowledgeStore
@@ -21,3 +22,4 @@ class ServerState:
     nix: NixRunner
     cache: TtlLruCache
     stack: StackClient
+    sync_dir: Path | None = None

@@ -29,6 +29,10 @@ class McpSettings(Section):
 
     knowledge_db_path: Path | None = None
     knowledge_busy_timeout_ms: int = Field(default=5000, ge=0, le=600_000)
+    # Two-way sync of the knowledge base with a folder of Markdown files (None: off).
+    knowledge_sync_dir: Path | None = None
+    # Poll the folder instead of inotify (network file systems, containers).
+    knowledge_sync_polling: bool = False
     log_file: Path | None = None
     debug_to_stderr: bool = False
     # Tool groups the server offers (``--tools knowledge,nix``); fewer tools, shorter tools/list.

@@ -59,6 +59,9 @@ class SearchPage(BaseModel):
         description="which words a hit had to contain: 'any' when no entry had them all "
         "(hits matching more of them first)",
     )
+    linked: list[Entry] = Field(
+        default_factory=list, description="entries the hits link to or are linked from"
+    )
 
 
 class EntryList(BaseModel):

@@ -87,7 +87,29 @@ INSERT INTO entries_fts(entries_fts) VALUES ('rebuild');
 """
 )
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# Files and relations: a stable id per entry (the same in every knowledge base an exported
+# file reaches), and the [[links]] each entry's content makes (resolved when read).
+_V4 = """
+CREATE TABLE entry_uids (
+    entry_id INTEGER PRIMARY KEY REFERENCES entries(id) ON DELETE CASCADE,
+    uid TEXT NOT NULL UNIQUE
+);
+INSERT INTO entry_uids (entry_id, uid) SELECT id, lower(hex(randomblob(16))) FROM entries;
+CREATE TRIGGER entries_uid AFTER INSERT ON entries BEGIN
+    INSERT INTO entry_uids (entry_id, uid) VALUES (new.id, lower(hex(randomblob(16))));
+END;
+CREATE TABLE entry_links (
+    source_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    PRIMARY KEY (source_id, kind, target)
+) WITHOUT ROWID;
+CREATE INDEX entry_links_target ON entry_links(kind, target);
+CREATE INDEX entries_title_key ON entries(lower(trim(title)));
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+LINKS_SINCE = 4  # a base upgraded from before this has its entries' links indexed on open
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

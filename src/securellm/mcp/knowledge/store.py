@@ -22,8 +22,9 @@ import orjson
 from securellm.core.sqlite import is_locked, write_transaction
 from securellm.mcp.errors import InvalidInputError, KnowledgeError, NotFoundError
 from securellm.mcp.knowledge.keyword import keyword_search
+from securellm.mcp.knowledge.links import index_links, reindex_links
 from securellm.mcp.knowledge.models import Entry, EntryList, SearchHit, SearchPage, Session
-from securellm.mcp.knowledge.schema import migrate
+from securellm.mcp.knowledge.schema import LINKS_SINCE, migrate
 from securellm.mcp.knowledge.search import SearchQuery, build_search_sql
 
 _T = TypeVar("_T")
@@ -62,6 +63,10 @@ class KnowledgeStore:
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        # Called inside each save's and update's transaction with (conn, id, content).
+        self.write_hooks: list[Callable[[sqlite3.Connection, int, str], None]] = [index_links]
+        # Called after a save, update or delete commits, with ("saved" | "deleted", id).
+        self.change_listeners: list[Callable[[str, int], None]] = []
 
     # -- lifecycle -----------------------------------------------------------------
     def open(self) -> None:
@@ -80,7 +85,10 @@ class KnowledgeStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
+            before = int(conn.execute("PRAGMA user_version").fetchone()[0])
             migrate(conn)
+            if 0 < before < LINKS_SINCE:
+                reindex_links(conn)
         except (sqlite3.Error, OSError) as exc:
             raise KnowledgeError(f"cannot open the knowledge base at {self.path}: {exc}") from None
         self._conn = conn
@@ -96,6 +104,15 @@ class KnowledgeStore:
         return str(self._call(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0]))
 
     # -- plumbing ------------------------------------------------------------------
+    def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``fn(conn)`` under the store's lock, SQLite errors as :class:`KnowledgeError`
+        (for the modules that extend the store: files, links, sync)."""
+        return self._call(fn)
+
+    def _changed(self, kind: str, entry_id: int) -> None:
+        for listener in self.change_listeners:
+            listener(kind, entry_id)
+
     def _call(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         with self._lock:
             if self._conn is None:
@@ -211,9 +228,13 @@ class KnowledgeStore:
                 )
                 entry_id = int(cur.lastrowid or 0)
                 _write_tags(conn, entry_id, tags)
+                for hook in self.write_hooks:
+                    hook(conn, entry_id, new.content)
                 return entry_id
 
-        return self.get(self._call(run))
+        entry_id = self._call(run)
+        self._changed("saved", entry_id)
+        return self.get(entry_id)
 
     def get(self, entry_id: int) -> Entry:
         row = self._call(
@@ -251,8 +272,11 @@ class KnowledgeStore:
                 )
                 conn.execute("DELETE FROM entry_tags WHERE entry_id = ?", (entry_id,))
                 _write_tags(conn, entry_id, tags)
+                for hook in self.write_hooks:
+                    hook(conn, entry_id, merged["content"])
 
         self._call(run)
+        self._changed("saved", entry_id)
         return self.get(entry_id)
 
     def delete(self, entry_id: int) -> bool:
@@ -260,7 +284,10 @@ class KnowledgeStore:
             with write_transaction(conn):
                 return conn.execute("DELETE FROM entries WHERE id = ?", (entry_id,)).rowcount
 
-        return self._call(run) > 0
+        deleted = self._call(run) > 0
+        if deleted:
+            self._changed("deleted", entry_id)
+        return deleted
 
     def recent(
         self,

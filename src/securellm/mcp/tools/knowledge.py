@@ -22,6 +22,7 @@ from securellm.mcp.knowledge.models import (
     SearchPage,
     Session,
 )
+from securellm.mcp.knowledge.related import MAX_DEPTH, Related, linked_entries, related_entries
 from securellm.mcp.knowledge.search import SearchQuery
 from securellm.mcp.knowledge.store import KnowledgeStore, NewEntry
 from securellm.mcp.state import ServerState
@@ -87,6 +88,7 @@ Summary = Annotated[str | None, Field(max_length=100_000)]
 EntryId = Annotated[int, Field(ge=1)]
 Query = Annotated[str, Field(min_length=1, max_length=1000, description="words to find")]
 Types = Annotated[list[EntryType] | None, Field(max_length=6)]
+Depth = Annotated[int, Field(ge=1, le=MAX_DEPTH, description="links to follow")]
 Time = Annotated[str | None, Field(max_length=64, description="ISO 8601")]
 
 
@@ -176,9 +178,11 @@ class KnowledgeTools:
         mode: Literal["all", "any"] = "all",
         limit: Limit = 10,
         offset: Offset = 0,
+        include_linked: bool = False,
     ) -> SearchPage:
         """Stemmed full-text search, best first, with filters. "a phrase", word* prefixes;
-        mode=any ranks entries matching more words first (all falls back to any)."""
+        mode=any ranks entries matching more words first (all falls back to any);
+        include_linked adds the entries the hits [[link]] to or are linked from."""
         check_text(query=query, tags=tags, project=project)
         search = SearchQuery(
             text=query,
@@ -192,7 +196,16 @@ class KnowledgeTools:
             since=since,
             until=until,
         )
-        return await _in_thread(self._store.search, search)
+        page = await _in_thread(self._store.search, search)
+        if include_linked:
+            hit_ids = [hit.entry.id for hit in page.hits]
+            linked = await _in_thread(linked_entries, self._store, hit_ids)
+            page.linked = [entry for entry in linked if entry.id not in hit_ids]
+        return page
+
+    async def knowledge_related(self, id: EntryId, depth: Depth = 1) -> Related:
+        """Entries within depth [[links]] of an entry, both directions, nearest first."""
+        return await _in_thread(related_entries, self._store, id, depth)
 
     async def knowledge_recent(
         self,
@@ -246,6 +259,7 @@ def register(server: MCPServer[Any], state: ServerState) -> None:
         (tools.knowledge_delete, "Delete an entry", _DESTRUCTIVE),
         (tools.knowledge_search, "Search knowledge", _LOCAL_READ),
         (tools.knowledge_recent, "Recent entries", _LOCAL_READ),
+        (tools.knowledge_related, "Related entries", _LOCAL_READ),
     ):
         server.add_tool(fn, title=title, annotations=hints)
     json_type = "application/json"
