@@ -228,3 +228,20 @@ def test_a_delete_in_one_base_reaches_the_other(
     assert eventually(lambda: entry_by_title(b, "Short-lived") is not None)
     a.delete(entry.id)
     assert eventually(lambda: entry_by_title(b, "Short-lived") is None)
+
+
+def test_a_move_reported_only_as_a_deletion_keeps_its_entry(tmp_path: Path) -> None:
+    store = KnowledgeStore(tmp_path / "kb.db")
+    store.open()
+    folder = tmp_path / "notes"
+    sync = FolderSync(store, folder)
+    sync.start()
+    entry = store.save(NewEntry(type="note", content="x", title="Mover"))
+    sync.stop()  # the watcher's rounds are fed by hand below, split as it may split them
+    (path,) = folder.glob("mover-*.md")
+    (folder / "sub").mkdir()
+    path.rename(folder / "sub" / path.name)
+    sync.apply([(3, str(path))])  # watchfiles' Change.deleted; the new name comes later
+    sync.apply([])  # the round in which a real deletion is carried out
+    assert store.get(entry.id).title == "Mover"
+    store.close()

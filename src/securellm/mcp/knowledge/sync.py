@@ -160,9 +160,22 @@ class FolderSync:
             if due and not self.directory.is_dir():
                 log.warning("knowledge sync folder is gone; its entries are kept")
                 return
-            for path in due:
-                if not path.exists():
-                    self._forget(path)
+            vanished = [path for path in due if not path.exists()]
+            if vanished:
+                self._forget_unless_moved(vanished)
+
+    def _forget_unless_moved(self, vanished: list[Path]) -> None:
+        """Delete the entries of files that went, unless their id turns up in another file:
+        a move whose second half the watcher has not reported yet is not a deletion."""
+        elsewhere = scan_ids(self.directory)
+        for path in vanished:
+            uid = self._path_uid.get(path)
+            moved_to = elsewhere.get(uid) if uid is not None else None
+            if moved_to is not None and moved_to != path:
+                self._path_uid.pop(path, None)
+                self._remember(moved_to, uid)
+                continue
+            self._forget(path)
 
     def _import(self, paths: list[Path]) -> None:
         report = import_files(self.store, [p for p in paths if p.exists()])
