@@ -171,7 +171,7 @@ class FolderSync:
         for path in vanished:
             uid = self._path_uid.get(path)
             moved_to = elsewhere.get(uid) if uid is not None else None
-            if moved_to is not None and moved_to != path:
+            if uid is not None and moved_to is not None and moved_to != path:
                 self._path_uid.pop(path, None)
                 self._remember(moved_to, uid)
                 continue
