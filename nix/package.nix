@@ -58,6 +58,7 @@ python3Packages.buildPythonApplication {
       tiktoken
       tomlkit
       pyyaml
+      numpy
     ]
     ++ uvicorn.optional-dependencies.standard
     ++ sqlalchemy.optional-dependencies.asyncio;

@@ -13,6 +13,7 @@ from mcp.server.mcpserver import MCPServer
 from securellm import __version__
 from securellm.core.config import McpSettings, Settings
 from securellm.mcp.errors import KnowledgeError
+from securellm.mcp.knowledge.semantic import build_semantic
 from securellm.mcp.knowledge.store import KnowledgeStore
 from securellm.mcp.nix.cache import TtlLruCache
 from securellm.mcp.nix.runner import NixRunner
@@ -36,10 +37,11 @@ def build_state(settings: Settings, mcp: McpSettings | None = None) -> ServerSta
     mcp = mcp or settings.mcp
     db_path = mcp.knowledge_db_path or settings.data_dir / "knowledge.db"
     master = settings.gateway.master_key
-    return ServerState(
+    store = KnowledgeStore(db_path, busy_timeout_ms=mcp.knowledge_busy_timeout_ms)
+    state = ServerState(
         settings=settings,
         mcp=mcp,
-        store=KnowledgeStore(db_path, busy_timeout_ms=mcp.knowledge_busy_timeout_ms),
+        store=store,
         nix=NixRunner(
             mcp.nix_binary,
             extra_options=mcp.nix_extra_options,
@@ -59,6 +61,8 @@ def build_state(settings: Settings, mcp: McpSettings | None = None) -> ServerSta
             secrets=known_secrets(settings),
         ),
     )
+    state.semantic = build_semantic(store, state.stack, settings.knowledge)
+    return state
 
 
 def create_server(
@@ -89,12 +93,16 @@ def create_server(
             # The other tools still work; knowledge tools will report the problem.
             log.error("knowledge base unavailable", extra={"error": str(exc)})
         log.info("mcp server ready", extra={"db": str(state.store.path)})
-        try:
-            yield state
-        finally:
-            with anyio.CancelScope(shield=True):
-                await state.stack.aclose()
-                await anyio.to_thread.run_sync(state.store.close)
+        async with anyio.create_task_group() as background:
+            if state.semantic is not None:
+                background.start_soon(state.semantic.worker.run)
+            try:
+                yield state
+            finally:
+                background.cancel_scope.cancel()
+                with anyio.CancelScope(shield=True):
+                    await state.stack.aclose()
+                    await anyio.to_thread.run_sync(state.store.close)
 
     server: MCPServer[ServerState] = MCPServer(
         "securellm",

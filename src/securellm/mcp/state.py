@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from securellm.core.config import McpSettings, Settings
+from securellm.mcp.knowledge.semantic import Semantic
 from securellm.mcp.knowledge.store import KnowledgeStore
 from securellm.mcp.nix.cache import TtlLruCache
 from securellm.mcp.nix.runner import NixRunner
@@ -21,3 +22,4 @@ class ServerState:
     nix: NixRunner
     cache: TtlLruCache
     stack: StackClient
+    semantic: Semantic | None = None  # hybrid search, when [knowledge] embedding_model is set

@@ -24,6 +24,7 @@ from securellm.mcp.errors import InvalidInputError, KnowledgeError, NotFoundErro
 from securellm.mcp.knowledge.models import Entry, EntryList, SearchHit, SearchPage, Session
 from securellm.mcp.knowledge.schema import migrate
 from securellm.mcp.knowledge.search import SearchQuery, build_search_sql
+from securellm.mcp.knowledge.vectors import ensure_vector_schema
 
 _T = TypeVar("_T")
 _ENTRY_COLUMNS = (
@@ -80,6 +81,7 @@ class KnowledgeStore:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
+            ensure_vector_schema(conn)
         except (sqlite3.Error, OSError) as exc:
             raise KnowledgeError(f"cannot open the knowledge base at {self.path}: {exc}") from None
         self._conn = conn
@@ -110,6 +112,10 @@ class KnowledgeStore:
                 raise KnowledgeError(f"knowledge base error: {exc}") from None
             except sqlite3.Error as exc:
                 raise KnowledgeError(f"knowledge base error: {exc}") from None
+
+    def call(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``fn`` on the connection under the store's lock (the vector index uses it)."""
+        return self._call(fn)
 
     # -- sessions ------------------------------------------------------------------
     def start_session(
@@ -227,6 +233,19 @@ class KnowledgeStore:
         if entry is None:
             raise KnowledgeError(f"entry {entry_id} is corrupt and cannot be read")
         return entry
+
+    def get_many(self, entry_ids: Sequence[int]) -> dict[int, Entry]:
+        """The readable entries among ``entry_ids`` (missing and corrupt ones left out)."""
+        ids = list(entry_ids)[:10_000]
+        marks = ", ".join("?" for _ in ids)
+        rows = self._call(
+            lambda c: c.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM entries e WHERE e.id IN ({marks})",  # noqa: S608
+                ids,
+            ).fetchall()
+        )
+        entries = (_entry_or_none(row) for row in rows)
+        return {entry.id: entry for entry in entries if entry is not None}
 
     def update(self, entry_id: int, changes: dict[str, Any]) -> Entry:
         current = self.get(entry_id)

@@ -14,6 +14,7 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from securellm.mcp.errors import InvalidInputError, McpToolError
+from securellm.mcp.knowledge.hybrid import NO_MODEL, keyword_only
 from securellm.mcp.knowledge.models import (
     Deleted,
     Entry,
@@ -23,6 +24,7 @@ from securellm.mcp.knowledge.models import (
     Session,
 )
 from securellm.mcp.knowledge.search import SearchQuery
+from securellm.mcp.knowledge.semantic import Semantic
 from securellm.mcp.knowledge.store import KnowledgeStore, NewEntry
 from securellm.mcp.state import ServerState
 
@@ -92,8 +94,13 @@ class KnowledgeTools:
     """The knowledge tools; each public coroutine is one MCP tool, run on the store in a
     worker thread so the event loop never waits on SQLite."""
 
-    def __init__(self, store: KnowledgeStore) -> None:
+    def __init__(self, store: KnowledgeStore, semantic: Semantic | None = None) -> None:
         self._store = store
+        self._semantic = semantic
+
+    def _nudge(self) -> None:
+        if self._semantic is not None:
+            self._semantic.worker.nudge()
 
     async def knowledge_session_start(
         self, agent: Agent, workspace: Workspace = None, project: Project | None = None
@@ -131,7 +138,9 @@ class KnowledgeTools:
             session_id=session_id,
             project=project,
         )
-        return await _in_thread(self._store.save, new)
+        entry = await _in_thread(self._store.save, new)
+        self._nudge()
+        return entry
 
     async def knowledge_get(self, id: EntryId) -> Entry:
         """Read one entry by id."""
@@ -156,7 +165,9 @@ class KnowledgeTools:
             "tags": tags,
             "metadata": metadata,
         }
-        return await _in_thread(self._store.update, id, changes)
+        entry = await _in_thread(self._store.update, id, changes)
+        self._nudge()
+        return entry
 
     async def knowledge_delete(self, id: EntryId) -> Deleted:
         """Delete an entry for good."""
@@ -175,7 +186,7 @@ class KnowledgeTools:
         limit: Limit = 10,
         offset: Offset = 0,
     ) -> SearchPage:
-        """Full-text search (bm25-ranked, best first) with filters; 'word*' matches a prefix."""
+        """Search (bm25, fused with embeddings when a model is set; best first) with filters."""
         check_text(query=query, tags=tags, project=project)
         search = SearchQuery(
             text=query,
@@ -189,7 +200,9 @@ class KnowledgeTools:
             since=since,
             until=until,
         )
-        return await _in_thread(self._store.search, search)
+        if self._semantic is not None:
+            return await self._semantic.search.search(search)
+        return keyword_only(await _in_thread(self._store.search, search), NO_MODEL)
 
     async def knowledge_recent(
         self,
@@ -233,7 +246,7 @@ class KnowledgeTools:
 
 def register(server: MCPServer[Any], state: ServerState) -> None:
     """Add the knowledge tools and resources to ``server``."""
-    tools = KnowledgeTools(state.store)
+    tools = KnowledgeTools(state.store, state.semantic)
     for fn, title, hints in (
         (tools.knowledge_session_start, "Start a session", _LOCAL_WRITE),
         (tools.knowledge_session_end, "End a session", _LOCAL_WRITE),
