@@ -104,7 +104,22 @@ def test_any_mode_matches_either_word(store: KnowledgeStore) -> None:
     store.save(NewEntry(type="note", content="alpha"))
     store.save(NewEntry(type="note", content="beta"))
     assert len(store.search(SearchQuery(text="alpha beta", mode="any")).hits) == 2
-    assert len(store.search(SearchQuery(text="alpha beta")).hits) == 0
+
+
+def test_all_mode_falls_back_to_any_and_says_so(store: KnowledgeStore) -> None:
+    store.save(NewEntry(type="note", content="alpha"))
+    store.save(NewEntry(type="note", content="beta"))
+    page = store.search(SearchQuery(text="alpha beta"))
+    assert (len(page.hits), page.terms) == (2, "any")
+
+
+def test_all_mode_keeps_to_entries_with_every_word_when_there_are_some(
+    store: KnowledgeStore,
+) -> None:
+    store.save(NewEntry(type="note", content="alpha"))
+    both = store.save(NewEntry(type="note", content="alpha beta"))
+    page = store.search(SearchQuery(text="alpha beta"))
+    assert ([hit.entry.id for hit in page.hits], page.terms) == ([both.id], "all")
 
 
 def test_filters_by_type_tag_session_and_project(store: KnowledgeStore) -> None:

@@ -59,6 +59,7 @@ class HybridSearch:
             hits=page,
             next_offset=want if len(fused) > want else None,
             corrupt_skipped=keyword.corrupt_skipped,
+            terms=keyword.terms,
             mode="hybrid",
         )
 

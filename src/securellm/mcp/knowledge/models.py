@@ -60,6 +60,11 @@ class SearchPage(BaseModel):
     keyword_reason: str | None = Field(
         default=None, description="why a search was keyword only (no model, gateway down)"
     )
+    terms: Literal["all", "any"] | None = Field(
+        default=None,
+        description="which words a hit had to contain: 'any' when no entry had them all "
+        "(hits matching more of them first)",
+    )
 
 
 class EntryList(BaseModel):

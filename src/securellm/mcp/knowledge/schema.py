@@ -63,7 +63,31 @@ CREATE INDEX sessions_started ON sessions(started_at);
 CREATE INDEX entries_type ON entries(type, created_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# v3: stemmed search. Porter over unicode61 makes "evicting" find "evicts" and "retries"
+# find "retried"; the index is rebuilt once from the entries table, which keeps every entry.
+# bm25 column weights (title, content, tags) live in the index's rank setting, so FTS5 can
+# rank inside the index ("ORDER BY rank").
+_FTS_TRIGGERS = _V1[_V1.index("CREATE TRIGGER entries_ai") :]
+_V3 = (
+    """
+DROP TRIGGER entries_ai;
+DROP TRIGGER entries_ad;
+DROP TRIGGER entries_au;
+DROP TABLE entries_fts;
+CREATE VIRTUAL TABLE entries_fts USING fts5(
+    title, content, tags,
+    content='entries', content_rowid='id',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+INSERT INTO entries_fts(entries_fts, rank) VALUES ('rank', 'bm25(4.0, 1.0, 2.0)');
+"""
+    + _FTS_TRIGGERS
+    + """
+INSERT INTO entries_fts(entries_fts) VALUES ('rebuild');
+"""
+)
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

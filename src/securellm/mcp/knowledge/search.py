@@ -1,22 +1,16 @@
-"""Turn a search request into one SQL statement over the FTS5 index.
+"""Search requests, their filters as SQL, and the recency listing.
 
-The agent's words never reach FTS5 query syntax as-is: each word is quoted, so quotes,
-``NEAR``, column filters and the like are plain text, not operators.
+Text searches run in :mod:`.keyword` (the agent's words never reach FTS5 syntax as-is:
+:mod:`.fts` re-quotes every term).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from securellm.mcp.errors import InvalidInputError
-
-_WORD = re.compile(r"\w+\*?", re.UNICODE)
-MAX_TERMS = 32
-# Column weights for bm25: a word in the title counts most, then tags, then the body.
-_BM25 = "bm25(entries_fts, 4.0, 1.0, 2.0)"
 
 
 @dataclass(frozen=True)
@@ -35,19 +29,6 @@ class SearchQuery:
     until: str | None = None
 
 
-def fts_expression(text: str, mode: Literal["all", "any"] = "all") -> str:
-    """``deploy nix*`` → ``"deploy" AND "nix"*``; anything but words is dropped."""
-    terms = []
-    for word in _WORD.findall(text)[:MAX_TERMS]:
-        prefix = word.endswith("*")
-        bare = word.rstrip("*")
-        if bare:
-            terms.append(f'"{bare}"' + ("*" if prefix else ""))
-    if not terms:
-        raise InvalidInputError("the search query has no words to search for")
-    return (" AND " if mode == "all" else " OR ").join(terms)
-
-
 def normalise_time(value: str, name: str) -> str:
     """Accept any ISO 8601 time; store and compare in one UTC format."""
     try:
@@ -61,7 +42,7 @@ def normalise_time(value: str, name: str) -> str:
     return parsed.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _filters(query: SearchQuery) -> tuple[list[str], list[object]]:
+def filter_clauses(query: SearchQuery) -> tuple[list[str], list[object]]:
     where: list[str] = []
     params: list[object] = []
     if query.types:
@@ -84,19 +65,9 @@ def _filters(query: SearchQuery) -> tuple[list[str], list[object]]:
 
 
 def build_search_sql(query: SearchQuery, columns: str) -> tuple[str, list[object]]:
-    """SQL and parameters; one row more than ``limit`` is fetched to know if a page follows."""
-    where, params = _filters(query)
-    if query.text is not None:
-        expression = fts_expression(query.text, query.mode)
-        # Only constants are formatted in; every value is a bound parameter.
-        sql = (
-            f"SELECT {columns}, {_BM25} AS score, "  # noqa: S608
-            "snippet(entries_fts, 1, '[', ']', '…', 16) "
-            "FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid "
-            f"WHERE entries_fts MATCH ? {''.join(' AND ' + w for w in where)} "
-            "ORDER BY score LIMIT ? OFFSET ?"
-        )
-        return sql, [expression, *params, query.limit + 1, query.offset]
+    """A recency listing's SQL and parameters (text searches are in :mod:`.keyword`); one row
+    more than ``limit`` is fetched to know if a page follows."""
+    where, params = filter_clauses(query)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     sql = (
         f"SELECT {columns}, 0.0, substr(e.content, 1, 200) FROM entries e {clause} "  # noqa: S608

@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 
 from securellm.core.sqlite import is_locked, write_transaction
 from securellm.mcp.errors import InvalidInputError, KnowledgeError, NotFoundError
+from securellm.mcp.knowledge.keyword import keyword_search
 from securellm.mcp.knowledge.models import Entry, EntryList, SearchHit, SearchPage, Session
 from securellm.mcp.knowledge.schema import migrate
 from securellm.mcp.knowledge.search import SearchQuery, build_search_sql
@@ -307,8 +308,12 @@ class KnowledgeStore:
     def search(self, query: SearchQuery) -> SearchPage:
         if query.session_id is not None:
             _check_session_id(query.session_id)
-        sql, params = build_search_sql(query, _ENTRY_COLUMNS)
-        rows = self._call(lambda c: c.execute(sql, params).fetchall())
+        mode: Literal["all", "any"] | None = None
+        if query.text is None:
+            sql, params = build_search_sql(query, _ENTRY_COLUMNS)
+            rows = self._call(lambda c: c.execute(sql, params).fetchall())
+        else:
+            rows, mode = self._call(lambda c: keyword_search(c, query, _ENTRY_COLUMNS))
         more = len(rows) > query.limit
         hits: list[SearchHit] = []
         corrupt = 0
@@ -322,6 +327,7 @@ class KnowledgeStore:
             hits=hits,
             next_offset=query.offset + query.limit if more else None,
             corrupt_skipped=corrupt,
+            terms=mode,
         )
 
     def count(self) -> int:
