@@ -33,7 +33,7 @@ VECTOR_SCHEMA: tuple[str, ...] = (
         VALUES (new.id, (SELECT coalesce(max(seq), 0) + 1 FROM entry_vectors));
     END""",
     """CREATE TRIGGER IF NOT EXISTS entry_vectors_au AFTER UPDATE OF title, content ON entries
-    BEGIN
+    WHEN old.content IS NOT new.content OR old.title IS NOT new.title BEGIN
         UPDATE entry_vectors SET vector = NULL,
             seq = (SELECT coalesce(max(seq), 0) + 1 FROM entry_vectors)
         WHERE entry_id = new.id;
