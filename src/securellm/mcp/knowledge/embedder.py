@@ -33,10 +33,10 @@ class GatewayEmbedder:
             )
         except UpstreamError as exc:
             raise EmbeddingUnavailableError(f"gateway unreachable or failing: {exc}") from None
-        return _vectors(reply, len(texts))
+        return parse_embeddings(reply, len(texts))
 
 
-def _vectors(reply: Any, expected: int) -> list[Matrix]:
+def parse_embeddings(reply: Any, expected: int) -> list[Matrix]:
     """The ``data[].embedding`` lists of an OpenAI embeddings response, in ``index`` order."""
     data = reply.get("data") if isinstance(reply, dict) else None
     if not isinstance(data, list) or len(data) != expected:
@@ -51,6 +51,9 @@ def _vectors(reply: Any, expected: int) -> list[Matrix]:
             vector = np.asarray(values, dtype=np.float32)
         except (TypeError, ValueError):
             raise EmbeddingUnavailableError("the gateway's embedding is not numbers") from None
+        if vector.ndim == 2 and vector.shape[0] > 0:
+            # One vector per token (llama.cpp's server for a model with no pooling): mean-pool.
+            vector = vector.mean(axis=0)
         if vector.ndim != 1 or not np.all(np.isfinite(vector)):
             raise EmbeddingUnavailableError("the gateway's embedding is not a finite vector")
         vectors.append(vector)

@@ -115,6 +115,11 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self._rows)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the matrix (allocated rows included)."""
+        return int(self._matrix.nbytes + self._ids.nbytes)
+
     def refresh(self, conn: sqlite3.Connection) -> None:
         """Read the rows changed since the last refresh (all of them the first time)."""
         with self._lock:
