@@ -20,7 +20,7 @@ from securellm.mcp.knowledge.store import KnowledgeStore
 from securellm.mcp.knowledge.vectors import VectorIndex
 
 RRF_K = 60
-CANDIDATES = 50  # from each list, beyond the page asked for
+CANDIDATES = 20  # from each list, beyond the page asked for
 NO_MODEL = "no embedding model configured ([knowledge] embedding_model)"
 NOTHING_EMBEDDED = "no entry has an embedding yet"
 
@@ -51,7 +51,8 @@ class HybridSearch:
         await anyio.to_thread.run_sync(self._store.call, self._index.refresh)
         if not len(self._index):
             return keyword_only(await self._keyword_page(query), NOTHING_EMBEDDED)
-        near = self._index.nearest(vector, want + CANDIDATES * (4 if _filtered(query) else 1))
+        k = want + CANDIDATES * (4 if _filtered(query) else 1)
+        near = await anyio.to_thread.run_sync(self._index.nearest, vector, k)
         semantic = await anyio.to_thread.run_sync(self._semantic_hits, near, query)
         fused = fuse([keyword.hits, semantic])
         page = fused[query.offset : want]

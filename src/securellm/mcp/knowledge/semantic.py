@@ -30,11 +30,16 @@ class EmbeddingWorker:
     """Embeds pending entries; :meth:`run` is a task for the server's lifetime."""
 
     def __init__(
-        self, store: KnowledgeStore, embedder: GatewayEmbedder, settings: KnowledgeSettings
+        self,
+        store: KnowledgeStore,
+        embedder: GatewayEmbedder,
+        settings: KnowledgeSettings,
+        index: VectorIndex | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._settings = settings
+        self._index = index
         self._wake: anyio.Event | None = None
         self.last_error: str | None = None
 
@@ -45,6 +50,11 @@ class EmbeddingWorker:
 
     async def run(self) -> None:
         self._wake = anyio.Event()
+        if self._index is not None:  # load the vectors now, not in the first search
+            try:
+                await anyio.to_thread.run_sync(self._store.call, self._index.refresh)
+            except KnowledgeError as exc:
+                log.warning("cannot load the embeddings", extra={"error": str(exc)})
         while True:
             try:
                 await self.embed_pending()
@@ -101,6 +111,6 @@ def build_semantic(
     index = VectorIndex(settings.embedding_model)
     return Semantic(
         search=HybridSearch(store, embedder, index),
-        worker=EmbeddingWorker(store, embedder, settings),
+        worker=EmbeddingWorker(store, embedder, settings, index),
         index=index,
     )
