@@ -3,6 +3,8 @@ speaks OpenAI's wire format: these tests are about the plumbing, not about searc
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,9 @@ from typing import Any
 
 import anyio
 import pytest
+from mcp.client.stdio import StdioServerParameters
 
+from mcp import Client
 from securellm.gateway.app import create_app
 from securellm.mcp.state import ServerState
 from support.asgi_server import serve_app
@@ -183,3 +187,34 @@ async def test_a_deleted_entry_is_not_found_by_meaning(semantic: Any, gateway: s
         await h.call("knowledge_delete", id=car)
         page = await h.call("knowledge_search", query="automobile")
     assert car not in [hit["entry"]["id"] for hit in page["hits"]]
+
+
+def stdio_params(tmp_path: Path, gateway_url: str) -> StdioServerParameters:
+    config = tmp_path / "securellm.toml"
+    config.write_text(
+        f'[mcp]\ngateway_url = "{gateway_url}"\n[gateway]\nmaster_key = "{MASTER}"\n'
+        f'[knowledge]\nembedding_model = "{MODEL}"\nembedding_retry_s = 0.1\n'
+    )
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "KNOWLEDGE_DB_PATH": str(tmp_path / "knowledge.db"),
+    }
+    args = ["-m", "securellm.mcp", "--config", str(config)]
+    return StdioServerParameters(command=sys.executable, args=args, env=env)
+
+
+async def test_hybrid_search_answers_over_stdio(tmp_path: Path, gateway: str) -> None:
+    async with Client(stdio_params(tmp_path, gateway)) as client:
+        for text in NOTES:
+            assert not (await client.call_tool("knowledge_save", {"content": text})).is_error
+        end = time.monotonic() + 30
+        while True:  # the server process embeds in the background
+            found = await client.call_tool("knowledge_search", {"query": "automobile"})
+            page = found.structured_content
+            if (page["mode"] == "hybrid" and page["hits"]) or time.monotonic() > end:
+                break
+            await anyio.sleep(0.1)
+    assert (page["mode"], page["hits"][0]["entry"]["content"]) == ("hybrid", NOTES[0])
