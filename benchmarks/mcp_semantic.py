@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.mcp_search import measure, percentiles, populate
+from benchmarks.mcp_search import measure, percentiles, populate_v2, queries, vocabulary
 from securellm.mcp.knowledge.embedder import GatewayEmbedder
 from securellm.mcp.knowledge.hybrid import HybridSearch
 from securellm.mcp.knowledge.search import SearchQuery
@@ -48,7 +48,7 @@ def add_vectors(path: Path, dim: int) -> float:
     """Give every entry a random vector (what the background embedder writes); seconds."""
     started = time.perf_counter()
     store = KnowledgeStore(path)
-    store.open()  # creates entry_vectors and marks every entry pending
+    store.open()  # migrates, creates entry_vectors and marks every entry pending
     store.close()
     rng = np.random.default_rng(1)
     conn = sqlite3.connect(path)
@@ -71,7 +71,10 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=768)
     args = parser.parse_args()
     path = Path(tempfile.mkdtemp()) / "knowledge.db"
-    queries = populate(path, args.entries, random.Random(7))
+    rng = random.Random(7)
+    words = vocabulary(20_000, rng)
+    populate_v2(path, args.entries, words, rng)  # upgraded to the current schema when opened
+    texts = queries(words, rng)
     print(f"vectors written in {add_vectors(path, args.dim):.1f}s ({args.dim} floats each)")
 
     store = KnowledgeStore(path)
@@ -85,12 +88,12 @@ def main() -> None:
     rng = np.random.default_rng(5)
     query_vector = rng.standard_normal(args.dim).astype(np.float32)
 
-    keyword = measure(lambda q: store.search(SearchQuery(text=q, limit=10)), queries)
-    nearest = measure(lambda _q: index.nearest(query_vector, 60), queries)
-    refresh = measure(lambda _q: store.call(index.refresh), queries)
-    fused = measure(lambda q: anyio.run(hybrid.search, SearchQuery(text=q, limit=10)), queries)
+    keyword = measure(lambda q: store.search(SearchQuery(text=q, limit=10)), texts)
+    nearest = measure(lambda _q: index.nearest(query_vector, 60), texts)
+    refresh = measure(lambda _q: store.call(index.refresh), texts)
+    fused = measure(lambda q: anyio.run(hybrid.search, SearchQuery(text=q, limit=10)), texts)
     print(f"first load of {len(index)} vectors: {load_s * 1000:.0f} ms, {memory_mb:.0f} MiB")
-    print(f"{len(queries)} queries (common, mid, rare words and pairs), latency in ms")
+    print(f"{len(texts)} queries (20 commonest words, mid, rare, pairs, prefixes), latency in ms")
     print(f"{'method':52} {'p50':>8} {'p95':>8} {'max':>8}")
     print(f"{'baseline: keyword only (store.search)':52} {percentiles(keyword)}")
     print(f"{'exact nearest 60 of the matrix (numpy)':52} {percentiles(nearest)}")

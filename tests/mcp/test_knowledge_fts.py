@@ -59,3 +59,7 @@ def test_any_mode_tiers_go_from_every_term_down_to_one() -> None:
 def test_many_terms_rank_past_all_terms_by_bm25_alone() -> None:
     terms = [f'"w{n}"' for n in range(MAX_TIERED_TERMS + 1)]
     assert len(tiers(terms, "any")) == 2
+
+
+def test_a_one_letter_prefix_is_a_plain_word() -> None:
+    assert parse_terms("a* ev*") == ['"a"', '"ev"*']

@@ -145,3 +145,14 @@ def test_entries_saved_after_the_migration_are_indexed(tmp_path: Path) -> None:
         assert ids(upgraded, "renewing") == [note.id]
     finally:
         upgraded.close()
+
+
+def test_the_window_of_a_filtered_search_holds_only_entries_that_pass_the_filter(
+    store: KnowledgeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(keyword, "RANK_WINDOW", 3)
+    older = [store.save(NewEntry(type="note", content="common", project="a")) for _ in range(4)]
+    for _ in range(6):
+        store.save(NewEntry(type="note", content="common", project="b"))
+    found = ids(store, "common", project="a")
+    assert set(found) == {entry.id for entry in older[-3:]}

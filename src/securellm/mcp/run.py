@@ -55,9 +55,10 @@ def serve(settings: Settings, *, http: tuple[str, int] | None = None) -> None:
         return
     mcp = prepare(settings)
     from securellm.mcp.server import create_server  # after logging: the SDK configures it too
+    from securellm.mcp.stdio import run_stdio
 
     server = create_server(settings, mcp)
-    anyio.run(server.run_stdio_async)
+    anyio.run(run_stdio, server)
 
 
 def serve_http(settings: Settings, host: str, port: int) -> None:

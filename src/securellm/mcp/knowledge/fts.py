@@ -1,8 +1,9 @@
 """The agent's search text as FTS5 query expressions, without ever passing its syntax through.
 
-``"garbage collection"`` is a phrase, ``evict*`` a prefix, every other run of letters and
-digits a word. Each term is re-quoted from its words alone, so a stray ``"``, ``NEAR(``, a
-column filter (``title:``) or ``-`` is plain text, never an operator or a syntax error.
+``"garbage collection"`` is a phrase, ``evict*`` a prefix (of two letters or more), every
+other run of letters and digits a word. Each term is re-quoted from its words alone, so a
+stray ``"``, ``NEAR(``, a column filter (``title:``) or ``-`` is plain text, never an
+operator or a syntax error.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Literal
 from securellm.mcp.errors import InvalidInputError
 
 MAX_TERMS = 32
+MIN_PREFIX = 2
 # Above this many terms, mode=any stops counting matched terms exactly (the subsets grow as
 # n choose k) and ranks everything past "all terms" by bm25 alone.
 MAX_TIERED_TERMS = 5
@@ -30,7 +32,9 @@ def parse_terms(text: str) -> list[str]:
         words = _WORD.findall(phrase) if phrase is not None else [word]
         if not words:
             continue
-        term = '"' + " ".join(words) + '"' + ("*" if (phrase_star or word_star) else "")
+        # A one-letter prefix would merge a large part of the vocabulary: it is a word.
+        prefix = bool(phrase_star or word_star) and len(words[-1]) >= MIN_PREFIX
+        term = '"' + " ".join(words) + '"' + ("*" if prefix else "")
         if term.lower() not in seen:
             seen.add(term.lower())
             terms.append(term)

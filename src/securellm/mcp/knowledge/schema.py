@@ -64,9 +64,9 @@ CREATE INDEX entries_type ON entries(type, created_at);
 """
 
 # v3: stemmed search. Porter over unicode61 makes "evicting" find "evicts" and "retries"
-# find "retried"; the index is rebuilt once from the entries table, which keeps every entry.
-# bm25 column weights (title, content, tags) live in the index's rank setting, so FTS5 can
-# rank inside the index ("ORDER BY rank").
+# find "retried"; prefix indexes for 2 and 3 characters make "ev*" and "evi*" lookups instead
+# of merges over every word that starts so. The index is rebuilt once from the entries table,
+# which keeps every entry.
 _FTS_TRIGGERS = _V1[_V1.index("CREATE TRIGGER entries_ai") :]
 _V3 = (
     """
@@ -77,9 +77,9 @@ DROP TABLE entries_fts;
 CREATE VIRTUAL TABLE entries_fts USING fts5(
     title, content, tags,
     content='entries', content_rowid='id',
-    tokenize='porter unicode61 remove_diacritics 2'
+    tokenize='porter unicode61 remove_diacritics 2',
+    prefix='2 3'
 );
-INSERT INTO entries_fts(entries_fts, rank) VALUES ('rank', 'bm25(4.0, 1.0, 2.0)');
 """
     + _FTS_TRIGGERS
     + """

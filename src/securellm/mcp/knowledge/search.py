@@ -49,7 +49,7 @@ def filter_clauses(query: SearchQuery) -> tuple[list[str], list[object]]:
         where.append(f"e.type IN ({', '.join('?' for _ in query.types)})")
         params.extend(query.types)
     for tag in query.tags:
-        where.append("EXISTS (SELECT 1 FROM entry_tags t WHERE t.entry_id = e.id AND t.tag = ?)")
+        where.append("e.id IN (SELECT t.entry_id FROM entry_tags t WHERE t.tag = ?)")
         params.append(tag.strip().lower())
     for column, value in (("session_id", query.session_id), ("project", query.project)):
         if value is not None:

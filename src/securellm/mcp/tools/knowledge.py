@@ -186,7 +186,9 @@ class KnowledgeTools:
         limit: Limit = 10,
         offset: Offset = 0,
     ) -> SearchPage:
-        """Search (bm25, fused with embeddings when a model is set; best first) with filters."""
+        """Stemmed full-text search, best first, with filters (fused with embeddings when a
+        model is set). "a phrase", word* prefixes; mode=any ranks entries matching more words
+        first (all falls back to any)."""
         check_text(query=query, tags=tags, project=project)
         search = SearchQuery(
             text=query,
