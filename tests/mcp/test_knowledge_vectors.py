@@ -149,3 +149,12 @@ def test_fusion_puts_an_entry_both_rankings_hold_first() -> None:
 def test_fusion_scores_are_lower_for_better_hits() -> None:
     fused = fuse([[_hit(1), _hit(2)], [_hit(1)]])
     assert fused[0].score < fused[1].score
+
+
+def test_refresh_in_chunks_reads_every_vector(store: KnowledgeStore) -> None:
+    ids = [save(store, f"n{n}") for n in range(25)]
+    embed_all(store, {entry_id: [float(entry_id), 1.0] for entry_id in ids})
+    index = VectorIndex(MODEL)
+    while store.call(lambda c: index.refresh(c, max_rows=10)) == 10:
+        pass
+    assert len(index) == 25

@@ -24,6 +24,7 @@ from securellm.mcp.knowledge.vectors import VectorIndex, pending, pending_count,
 from securellm.mcp.stack.client import StackClient
 
 log = logging.getLogger(__name__)
+LOAD_CHUNK = 5000  # vectors read per turn of the store's lock at start
 
 
 class EmbeddingWorker:
@@ -50,11 +51,10 @@ class EmbeddingWorker:
 
     async def run(self) -> None:
         self._wake = anyio.Event()
-        if self._index is not None:  # load the vectors now, not in the first search
-            try:
-                await anyio.to_thread.run_sync(self._store.call, self._index.refresh)
-            except KnowledgeError as exc:
-                log.warning("cannot load the embeddings", extra={"error": str(exc)})
+        try:
+            await self._load()
+        except KnowledgeError as exc:
+            log.warning("cannot load the embeddings", extra={"error": str(exc)})
         while True:
             try:
                 await self.embed_pending()
@@ -71,6 +71,15 @@ class EmbeddingWorker:
             with anyio.move_on_after(delay):
                 await self._wake.wait()
             self._wake = anyio.Event()
+
+    async def _load(self) -> None:
+        """Read the vectors now, not in the first search, a chunk per turn of the store's lock
+        (so saves and searches are not held up for the seconds 100,000 vectors take)."""
+        if self._index is None:
+            return
+        read = partial(self._index.refresh, max_rows=LOAD_CHUNK)
+        while await anyio.to_thread.run_sync(self._store.call, read) == LOAD_CHUNK:
+            pass
 
     async def embed_pending(self) -> int:
         """Embed until nothing is pending; the number of entries embedded."""

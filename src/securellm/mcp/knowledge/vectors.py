@@ -120,12 +120,14 @@ class VectorIndex:
         """Memory held by the matrix (allocated rows included)."""
         return int(self._matrix.nbytes + self._ids.nbytes)
 
-    def refresh(self, conn: sqlite3.Connection) -> None:
-        """Read the rows changed since the last refresh (all of them the first time)."""
+    def refresh(self, conn: sqlite3.Connection, max_rows: int = -1) -> int:
+        """Read the rows changed since the last refresh (all of them the first time), at most
+        ``max_rows`` of them (-1: no limit); how many were read."""
         with self._lock:
             rows = conn.execute(
-                "SELECT entry_id, model, vector, seq FROM entry_vectors WHERE seq > ? ORDER BY seq",
-                (self._seq,),
+                "SELECT entry_id, model, vector, seq FROM entry_vectors WHERE seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (self._seq, max_rows),
             ).fetchall()
             for entry_id, model, blob, seq in rows:
                 self._seq = max(self._seq, int(seq))
@@ -133,6 +135,7 @@ class VectorIndex:
                     self._drop(int(entry_id))
                 else:
                     self._put(int(entry_id), np.frombuffer(blob, dtype=np.float32))
+            return len(rows)
 
     def forget(self, entry_ids: set[int]) -> None:
         """Leave out entries found to be gone (deleted rows leave no ``seq`` behind)."""
