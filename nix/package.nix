@@ -59,6 +59,7 @@ python3Packages.buildPythonApplication {
       tomlkit
       pyyaml
       watchfiles
+      numpy
     ]
     ++ uvicorn.optional-dependencies.standard
     ++ sqlalchemy.optional-dependencies.asyncio;

@@ -110,3 +110,19 @@ def make_harness(tmp_path: Path) -> Any:
         return Harness(create_server(make_settings(tmp_path, extra, **mcp)))
 
     return make
+
+
+@pytest.fixture
+def make_state(tmp_path: Path) -> Any:
+    """``make_state(extra, **mcp)``: the server's parts, for tests that look inside them."""
+
+    def make(extra: dict[str, Any] | None = None, **mcp: Any) -> ServerState:
+        return build_state(make_settings(tmp_path, extra, **mcp))
+
+    return make
+
+
+@pytest.fixture
+def harness_for() -> Any:
+    """``harness_for(state)``: a harness around a server built on ``state``."""
+    return lambda state: Harness(create_server(state.settings, state=state))

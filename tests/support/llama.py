@@ -28,8 +28,10 @@ def gemma_gguf_path() -> Path:
 
 
 @contextmanager
-def llama_server(log_path: Path) -> Iterator[str]:
-    """Start ``python -m llama_cpp.server`` on a free port; yield its ``/v1`` base URL."""
+def llama_server(log_path: Path, *extra: str) -> Iterator[str]:
+    """Start ``python -m llama_cpp.server`` on a free port; yield its ``/v1`` base URL.
+
+    ``extra`` are more of the server's arguments (``--embedding true``)."""
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
@@ -40,7 +42,7 @@ def llama_server(log_path: Path) -> Iterator[str]:
         sys.executable, "-m", "securellm.localmodel",
         "--model", str(model), "--model_alias", MODEL_ALIAS,
         "--chat_format", "transcript", "--n_ctx", "2048",
-        "--host", "127.0.0.1", "--port", str(port),
+        "--host", "127.0.0.1", "--port", str(port), *extra,
     ]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)

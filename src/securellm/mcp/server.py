@@ -16,6 +16,7 @@ from securellm.core.config import McpSettings, Settings
 from securellm.core.config.mcp import ToolGroup
 from securellm.mcp import prompts
 from securellm.mcp.errors import KnowledgeError, McpToolError
+from securellm.mcp.knowledge.semantic import build_semantic
 from securellm.mcp.knowledge.store import KnowledgeStore
 from securellm.mcp.nix.cache import TtlLruCache
 from securellm.mcp.nix.runner import NixRunner
@@ -56,10 +57,11 @@ def build_state(settings: Settings, mcp: McpSettings | None = None) -> ServerSta
     mcp = mcp or settings.mcp
     db_path = mcp.knowledge_db_path or settings.data_dir / "knowledge.db"
     master = settings.gateway.master_key
-    return ServerState(
+    store = KnowledgeStore(db_path, busy_timeout_ms=mcp.knowledge_busy_timeout_ms)
+    state = ServerState(
         settings=settings,
         mcp=mcp,
-        store=KnowledgeStore(db_path, busy_timeout_ms=mcp.knowledge_busy_timeout_ms),
+        store=store,
         nix=NixRunner(
             mcp.nix_binary,
             extra_options=mcp.nix_extra_options,
@@ -80,6 +82,8 @@ def build_state(settings: Settings, mcp: McpSettings | None = None) -> ServerSta
         ),
         sync_dir=mcp.knowledge_sync_dir.expanduser() if mcp.knowledge_sync_dir else None,
     )
+    state.semantic = build_semantic(store, state.stack, settings.knowledge)
+    return state
 
 
 def create_server(
@@ -111,14 +115,18 @@ def create_server(
             log.error("knowledge base unavailable", extra={"error": str(exc)})
         sync = await start_sync(state)
         log.info("mcp server ready", extra={"db": str(state.store.path)})
-        try:
-            yield state
-        finally:
-            with anyio.CancelScope(shield=True):
-                if sync is not None:
-                    await anyio.to_thread.run_sync(sync.stop)
-                await state.stack.aclose()
-                await anyio.to_thread.run_sync(state.store.close)
+        async with anyio.create_task_group() as background:
+            if state.semantic is not None:
+                background.start_soon(state.semantic.worker.run)
+            try:
+                yield state
+            finally:
+                background.cancel_scope.cancel()
+                with anyio.CancelScope(shield=True):
+                    if sync is not None:
+                        await anyio.to_thread.run_sync(sync.stop)
+                    await state.stack.aclose()
+                    await anyio.to_thread.run_sync(state.store.close)
 
     server = LeanServer(
         "securellm",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from securellm.core.config import McpSettings, Settings
+from securellm.mcp.knowledge.semantic import Semantic
 from securellm.mcp.knowledge.store import KnowledgeStore
 from securellm.mcp.nix.cache import TtlLruCache
 from securellm.mcp.nix.runner import NixRunner
@@ -23,3 +24,4 @@ class ServerState:
     cache: TtlLruCache
     stack: StackClient
     sync_dir: Path | None = None
+    semantic: Semantic | None = None  # hybrid search, when [knowledge] embedding_model is set

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from securellm.core.config.knowledge import KnowledgeSettings
 from securellm.core.config.mcp import McpSettings
 from securellm.core.config.offload import OffloadSettings
 from securellm.core.config.resilience import CacheSettings
@@ -33,6 +34,7 @@ class Settings(BaseModel):
     cache: CacheSettings = CacheSettings()
     offload: OffloadSettings = OffloadSettings()
     mcp: McpSettings = McpSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
 
     @model_validator(mode="after")
     def _names_unique(self) -> Settings:

@@ -39,7 +39,7 @@ class Entry(BaseModel):
 
 
 class SearchHit(BaseModel):
-    """An entry found by full-text search, with its bm25 score (lower is better)."""
+    """A hit; score: lower is better (bm25, or minus the fused rank score in hybrid mode)."""
 
     entry: Entry
     score: float
@@ -54,6 +54,12 @@ class SearchPage(BaseModel):
         default=None, description="pass as offset to get the next page; null when done"
     )
     corrupt_skipped: int = Field(default=0, description="rows left out because they are corrupt")
+    mode: Literal["hybrid", "keyword"] = Field(
+        default="keyword", description="hybrid: bm25 and embeddings fused; keyword: bm25 alone"
+    )
+    keyword_reason: str | None = Field(
+        default=None, description="why a search was keyword only (no model, gateway down)"
+    )
     terms: Literal["all", "any"] | None = Field(
         default=None,
         description="which words a hit had to contain: 'any' when no entry had them all "

@@ -26,6 +26,7 @@ from securellm.mcp.knowledge.links import index_links, reindex_links
 from securellm.mcp.knowledge.models import Entry, EntryList, SearchHit, SearchPage, Session
 from securellm.mcp.knowledge.schema import LINKS_SINCE, migrate
 from securellm.mcp.knowledge.search import SearchQuery, build_search_sql
+from securellm.mcp.knowledge.vectors import ensure_vector_schema
 
 _T = TypeVar("_T")
 _ENTRY_COLUMNS = (
@@ -89,6 +90,7 @@ class KnowledgeStore:
             migrate(conn)
             if 0 < before < LINKS_SINCE:
                 reindex_links(conn)
+            ensure_vector_schema(conn)
         except (sqlite3.Error, OSError) as exc:
             raise KnowledgeError(f"cannot open the knowledge base at {self.path}: {exc}") from None
         self._conn = conn
@@ -128,6 +130,10 @@ class KnowledgeStore:
                 raise KnowledgeError(f"knowledge base error: {exc}") from None
             except sqlite3.Error as exc:
                 raise KnowledgeError(f"knowledge base error: {exc}") from None
+
+    def call(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``fn`` on the connection under the store's lock (the vector index uses it)."""
+        return self._call(fn)
 
     # -- sessions ------------------------------------------------------------------
     def start_session(
@@ -249,6 +255,19 @@ class KnowledgeStore:
         if entry is None:
             raise KnowledgeError(f"entry {entry_id} is corrupt and cannot be read")
         return entry
+
+    def get_many(self, entry_ids: Sequence[int]) -> dict[int, Entry]:
+        """The readable entries among ``entry_ids`` (missing and corrupt ones left out)."""
+        ids = list(entry_ids)[:10_000]
+        marks = ", ".join("?" for _ in ids)
+        rows = self._call(
+            lambda c: c.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM entries e WHERE e.id IN ({marks})",  # noqa: S608
+                ids,
+            ).fetchall()
+        )
+        entries = (_entry_or_none(row) for row in rows)
+        return {entry.id: entry for entry in entries if entry is not None}
 
     def update(self, entry_id: int, changes: dict[str, Any]) -> Entry:
         current = self.get(entry_id)

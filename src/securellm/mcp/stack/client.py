@@ -144,6 +144,28 @@ class StackClient:
             ) from None
         return self._decode(service, path, status, reason, body)
 
+    async def post_json(self, service: Service, path: str, body: dict[str, Any]) -> Any:
+        """POST JSON to ``path`` on ``service`` (with the master key when one is set)."""
+        breaker = self.breakers[service]
+        breaker.before_call()
+        await self._limiter.acquire()
+        headers = {"Content-Type": "application/json"}
+        if self._master_key:
+            headers["Authorization"] = f"Bearer {self._master_key}"
+        url = self._urls[service] + path
+        try:
+            async with self._http.post(url, data=orjson.dumps(body), headers=headers) as response:
+                data = await response.read()
+                status, reason = response.status, response.reason or ""
+        except (_aiohttp().ClientError, TimeoutError) as exc:
+            breaker.record_failure()
+            log.warning("upstream unreachable", extra={"service": service, "path": path})
+            raise UpstreamError(
+                self.clean(f"{service} at {self._urls[service]} is unreachable")
+                + f" ({type(exc).__name__})"
+            ) from None
+        return self._decode(service, path, status, reason, data)
+
     def _decode(self, service: Service, path: str, status: int, reason: str, body: bytes) -> Any:
         breaker = self.breakers[service]
         if status >= 500:

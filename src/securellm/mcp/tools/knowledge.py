@@ -14,6 +14,7 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from securellm.mcp.errors import InvalidInputError, McpToolError
+from securellm.mcp.knowledge.hybrid import NO_MODEL, keyword_only
 from securellm.mcp.knowledge.models import (
     Deleted,
     Entry,
@@ -24,6 +25,7 @@ from securellm.mcp.knowledge.models import (
 )
 from securellm.mcp.knowledge.related import MAX_DEPTH, Related, linked_entries, related_entries
 from securellm.mcp.knowledge.search import SearchQuery
+from securellm.mcp.knowledge.semantic import Semantic
 from securellm.mcp.knowledge.store import KnowledgeStore, NewEntry
 from securellm.mcp.state import ServerState
 
@@ -96,8 +98,13 @@ class KnowledgeTools:
     """The knowledge tools; each public coroutine is one MCP tool, run on the store in a
     worker thread so the event loop never waits on SQLite."""
 
-    def __init__(self, store: KnowledgeStore) -> None:
+    def __init__(self, store: KnowledgeStore, semantic: Semantic | None = None) -> None:
         self._store = store
+        self._semantic = semantic
+
+    def _nudge(self) -> None:
+        if self._semantic is not None:
+            self._semantic.worker.nudge()
 
     async def knowledge_session_start(
         self, agent: Agent, workspace: Workspace = None, project: Project | None = None
@@ -135,7 +142,9 @@ class KnowledgeTools:
             session_id=session_id,
             project=project,
         )
-        return await _in_thread(self._store.save, new)
+        entry = await _in_thread(self._store.save, new)
+        self._nudge()
+        return entry
 
     async def knowledge_get(self, id: EntryId) -> Entry:
         """Read one entry by id."""
@@ -160,7 +169,9 @@ class KnowledgeTools:
             "tags": tags,
             "metadata": metadata,
         }
-        return await _in_thread(self._store.update, id, changes)
+        entry = await _in_thread(self._store.update, id, changes)
+        self._nudge()
+        return entry
 
     async def knowledge_delete(self, id: EntryId) -> Deleted:
         """Delete an entry for good."""
@@ -180,9 +191,10 @@ class KnowledgeTools:
         offset: Offset = 0,
         include_linked: bool = False,
     ) -> SearchPage:
-        """Stemmed full-text search, best first, with filters. "a phrase", word* prefixes;
-        mode=any ranks entries matching more words first (all falls back to any);
-        include_linked adds the entries the hits [[link]] to or are linked from."""
+        """Stemmed full-text search, best first, with filters (fused with embeddings when a
+        model is set). "a phrase", word* prefixes; mode=any ranks entries matching more words
+        first (all falls back to any); include_linked adds the entries the hits [[link]] to or
+        are linked from."""
         check_text(query=query, tags=tags, project=project)
         search = SearchQuery(
             text=query,
@@ -196,7 +208,10 @@ class KnowledgeTools:
             since=since,
             until=until,
         )
-        page = await _in_thread(self._store.search, search)
+        if self._semantic is not None:
+            page = await self._semantic.search.search(search)
+        else:
+            page = keyword_only(await _in_thread(self._store.search, search), NO_MODEL)
         if include_linked:
             hit_ids = [hit.entry.id for hit in page.hits]
             linked = await _in_thread(linked_entries, self._store, hit_ids)
@@ -249,7 +264,7 @@ class KnowledgeTools:
 
 def register(server: MCPServer[Any], state: ServerState) -> None:
     """Add the knowledge tools and resources to ``server``."""
-    tools = KnowledgeTools(state.store)
+    tools = KnowledgeTools(state.store, state.semantic)
     for fn, title, hints in (
         (tools.knowledge_session_start, "Start a session", _LOCAL_WRITE),
         (tools.knowledge_session_end, "End a session", _LOCAL_WRITE),
