@@ -15,6 +15,7 @@ from securellm.offload.backends.ollama import running_models
 from securellm.offload.backends.remote import probe_openai
 from securellm.offload.catalog import load_params, model_detail, model_entry
 from securellm.offload.errors import BadRequest, ModelNotFound, OffloadError
+from securellm.offload.gpu.base import VramReading
 from securellm.offload.service import OffloadService
 
 
@@ -31,20 +32,25 @@ async def health(_request: Request) -> Response:
     return _json({"status": "ok"})
 
 
+def gpus_json(reading: VramReading) -> list[dict[str, Any]]:
+    """Each GPU's memory, as ``/health/vram`` and ``/ps`` show it."""
+    return [
+        {
+            "index": g.index,
+            "name": g.name,
+            "total_mib": g.total_mib,
+            "used_mib": g.used_mib,
+            "free_mib": g.free_mib,
+        }
+        for g in reading.gpus
+    ]
+
+
 def vram_json(service: OffloadService) -> dict[str, Any]:
     reading = service.monitor.read()
     return {
         "source": reading.source,
-        "gpus": [
-            {
-                "index": g.index,
-                "name": g.name,
-                "total_mib": g.total_mib,
-                "used_mib": g.used_mib,
-                "free_mib": g.free_mib,
-            }
-            for g in reading.gpus
-        ],
+        "gpus": gpus_json(reading),
         "loaded": [
             {"model": s.model_id, "vram_mib": s.vram_mib, "in_flight": s.in_flight}
             for s in service.scheduler.slots()

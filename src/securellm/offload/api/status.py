@@ -16,6 +16,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from securellm.offload.api.routes import gpus_json
 from securellm.offload.catalog import load_params
 from securellm.offload.estimate import MIB, LoadParams
 from securellm.offload.gguf_meta import ModelMeta
@@ -81,16 +82,7 @@ def status_json(service: OffloadService) -> dict[str, Any]:
     now = service.scheduler.clock()
     return {
         "source": reading.source,
-        "gpus": [
-            {
-                "index": g.index,
-                "name": g.name,
-                "total_mib": g.total_mib,
-                "used_mib": g.used_mib,
-                "free_mib": g.free_mib,
-            }
-            for g in reading.gpus
-        ],
+        "gpus": gpus_json(reading),
         "models": [slot_json(service, s, now) for s in service.scheduler.slots()],
     }
 
