@@ -60,6 +60,8 @@ python3Packages.buildPythonApplication {
       pyyaml
       watchfiles
       numpy
+      jinja2
+      python-multipart
     ]
     ++ uvicorn.optional-dependencies.standard
     ++ sqlalchemy.optional-dependencies.asyncio;

@@ -19,6 +19,7 @@ from securellm.core.log_lines import LineWriter
 from securellm.core.logging import configure_logging
 from securellm.core.redact import redact
 from securellm.core.runtime import tune_gc
+from securellm.dashboard.app import mount as dashboard_mount
 from securellm.gateway import openapi
 from securellm.gateway.errors import error_response
 from securellm.gateway.limits_http import HeaderLimits
@@ -113,6 +114,7 @@ def create_app(
             *audit.routes,
             *operations.routes,
             *openapi.routes,
+            dashboard_mount(settings),
         ],
         lifespan=lifespan,
         middleware=middleware,

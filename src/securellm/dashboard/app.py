@@ -1,0 +1,41 @@
+"""``mount(settings)``: the dashboard as one Starlette app under ``/ui``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from securellm.core.config import Settings
+from securellm.dashboard.headers import SecurityHeaders
+from securellm.dashboard.pages import overview, signin
+from securellm.dashboard.session import SessionRequired, Sessions, session_required
+
+STATIC = Path(__file__).parent / "static"
+
+
+class Dashboard:
+    """What every page handler reaches through ``request.app.state.dashboard``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.secure_cookies = settings.gateway.tls_cert_file is not None
+        self.sessions = Sessions()
+
+
+def page_routes() -> list[BaseRoute]:
+    return [*signin.routes, *overview.routes]
+
+
+def mount(settings: Settings) -> Mount:
+    """The ``/ui`` mount: pages, their ``/ui/api/...`` fragments, and ``/ui/static``."""
+    app = Starlette(
+        routes=[*page_routes(), Mount("/static", StaticFiles(directory=STATIC), name="static")],
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={SessionRequired: session_required},
+    )
+    app.state.dashboard = Dashboard(settings)
+    return Mount("/ui", app=app)

@@ -1,0 +1,28 @@
+"""Dashboard fixtures: a real gateway on a real socket, and a signed-in httpx client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from securellm.gateway.app import create_app
+from support.asgi_server import serve_app
+from support.dashboard import sign_in
+from support.gateway import make_settings
+
+
+@pytest.fixture
+def gateway_url(tmp_path: Path) -> Iterator[str]:
+    """A gateway with no providers, the test master key, state under ``tmp_path``."""
+    with serve_app(create_app(make_settings(tmp_path, []))) as url:
+        yield url
+
+
+@pytest.fixture
+def ui(gateway_url: str) -> Iterator[tuple[httpx.Client, str]]:
+    """``(client, csrf)``: an httpx client signed in with the master key."""
+    with httpx.Client(base_url=gateway_url, timeout=30) as client:
+        yield client, sign_in(client)

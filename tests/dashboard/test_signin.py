@@ -1,0 +1,36 @@
+"""Signing in to the dashboard, and what happens without a session."""
+
+from __future__ import annotations
+
+import httpx2 as httpx
+
+from support.dashboard import sign_in
+
+
+def test_a_page_without_a_session_redirects_to_sign_in(gateway_url: str) -> None:
+    reply = httpx.get(f"{gateway_url}/ui/", follow_redirects=False)
+    assert reply.status_code == 303
+    assert reply.headers["location"].startswith("/ui/login")
+
+
+def test_the_master_key_signs_in_and_sees_the_overview(gateway_url: str) -> None:
+    with httpx.Client(base_url=gateway_url) as client:
+        sign_in(client)
+        assert "<h1>Overview</h1>" in client.get("/ui/").text
+
+
+def test_a_wrong_key_is_refused_with_401(gateway_url: str) -> None:
+    reply = httpx.post(f"{gateway_url}/ui/login", data={"key": "sk-wrong"})
+    assert reply.status_code == 401
+    assert "cannot sign in" in reply.text
+
+
+def test_signing_out_without_the_csrf_token_is_refused(ui: tuple[httpx.Client, str]) -> None:
+    client, _ = ui
+    assert client.post("/ui/logout").status_code == 403
+
+
+def test_signing_out_ends_the_session(ui: tuple[httpx.Client, str]) -> None:
+    client, csrf = ui
+    client.post("/ui/logout", data={"csrf_token": csrf})
+    assert client.get("/ui/", follow_redirects=False).status_code == 303
