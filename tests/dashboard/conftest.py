@@ -7,9 +7,11 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from playwright.sync_api import Browser, Page
 
 from securellm.gateway.app import create_app
 from support.asgi_server import serve_app
+from support.browser import VIEWPORT, chromium
 from support.dashboard import sign_in
 from support.gateway import make_settings
 
@@ -26,3 +28,26 @@ def ui(gateway_url: str) -> Iterator[tuple[httpx.Client, str]]:
     """``(client, csrf)``: an httpx client signed in with the master key."""
     with httpx.Client(base_url=gateway_url, timeout=30) as client:
         yield client, sign_in(client)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the whole run (each test opens its own context)."""
+    with chromium() as instance:
+        yield instance
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies) and page; JavaScript on."""
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where this test's screenshots go."""
+    return tmp_path / "screenshots"
