@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import free_port, table
+from benchmarks.offload_config import write_offload_config
 from securellm.offload.bundled import bundled_model_path
 from securellm.offload.gguf_meta import read_gguf
 
@@ -49,24 +50,9 @@ def read_times(path: Path, rounds: int) -> tuple[list[float], float]:
 
 
 def _config(root: Path, port: int) -> Path:
-    path = root / "offload.toml"
-    path.write_text(
-        f"""
-data_dir = "{root / "data"}"
-state_dir = "{root / "state"}"
-log_dir = "{root / "log"}"
-[offload]
-port = {port}
-registry_path = "{root / "registry.db"}"
-model_dirs = ["{root / "models"}"]
-include_bundled = false
-ollama_dir = "{root / "none"}"
-huggingface_dir = "{root / "none"}"
-gpu = "simulated"
-simulated_vram_mib = 4096
-"""
+    return write_offload_config(
+        root, port, [root / "models"], include_bundled=False, simulated_vram_mib=4096
     )
-    return path
 
 
 def _get(url: str) -> bytes | None:

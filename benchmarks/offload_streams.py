@@ -29,6 +29,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import free_port, process
+from benchmarks.offload_config import write_offload_config
 
 MODEL = "gemma-3-270m"
 NO_END = {"1": -100.0, "106": -100.0}  # Gemma's <eos> and <end_of_turn>
@@ -52,23 +53,7 @@ class Stream:
 
 
 def _config(root: Path, port: int) -> Path:
-    path = root / "offload.toml"
-    path.write_text(
-        f"""
-data_dir = "{root / "data"}"
-state_dir = "{root / "state"}"
-log_dir = "{root / "log"}"
-[offload]
-port = {port}
-registry_path = "{root / "registry.db"}"
-model_dirs = []
-ollama_dir = "{root / "none"}"
-huggingface_dir = "{root / "none"}"
-gpu = "simulated"
-default_ctx = 1024
-"""
-    )
-    return path
+    return write_offload_config(root, port, [], default_ctx=1024)
 
 
 async def stream(session: aiohttp.ClientSession, base: str, tokens: int) -> Stream:

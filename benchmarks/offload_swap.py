@@ -31,6 +31,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import free_port, process
+from benchmarks.offload_config import write_offload_config
 from securellm.offload.bundled import bundled_model_path
 
 MODELS = ("gemma-3-270m", "gemma-b")
@@ -38,25 +39,9 @@ PROMPT = [{"role": "user", "content": "Say hi."}]
 
 
 def _config(root: Path, models: Path, port: int) -> Path:
-    path = root / "offload.toml"
-    path.write_text(
-        f"""
-data_dir = "{root / "data"}"
-state_dir = "{root / "state"}"
-log_dir = "{root / "log"}"
-[offload]
-port = {port}
-registry_path = "{root / "registry.db"}"
-model_dirs = ["{models}"]
-ollama_dir = "{root / "none"}"
-huggingface_dir = "{root / "none"}"
-gpu = "simulated"
-simulated_vram_mib = 1500
-cuda_overhead_mib = 300
-default_ctx = 1024
-"""
+    return write_offload_config(
+        root, port, [models], simulated_vram_mib=1500, cuda_overhead_mib=300, default_ctx=1024
     )
-    return path
 
 
 async def first_token_s(session: aiohttp.ClientSession, base: str, model: str) -> float:
