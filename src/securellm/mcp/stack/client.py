@@ -119,9 +119,6 @@ class StackClient:
         params: dict[str, str | int] | None = None,
     ) -> Any:
         """GET ``path`` on ``service``; JSON body on 2xx, :class:`UpstreamError` otherwise."""
-        breaker = self.breakers[service]
-        breaker.before_call()
-        await self._limiter.acquire()
         headers = {}
         if admin:
             if not self._master_key:
@@ -130,9 +127,25 @@ class StackClient:
                     "[gateway] master_key_env/master_key_file)"
                 )
             headers["Authorization"] = f"Bearer {self._master_key}"
+        return await self._request(service, "GET", path, headers=headers, params=params)
+
+    async def post_json(self, service: Service, path: str, body: dict[str, Any]) -> Any:
+        """POST JSON to ``path`` on ``service`` (with the master key when one is set)."""
+        headers = {"Content-Type": "application/json"}
+        if self._master_key:
+            headers["Authorization"] = f"Bearer {self._master_key}"
+        return await self._request(service, "POST", path, headers=headers, data=orjson.dumps(body))
+
+    async def _request(
+        self, service: Service, method: str, path: str, *, headers: dict[str, str], **options: Any
+    ) -> Any:
+        """One call through ``service``'s breaker and the rate limiter, decoded."""
+        breaker = self.breakers[service]
+        breaker.before_call()
+        await self._limiter.acquire()
         url = self._urls[service] + path
         try:
-            async with self._http.get(url, headers=headers, params=params) as response:
+            async with self._http.request(method, url, headers=headers, **options) as response:
                 body = await response.read()
                 status, reason = response.status, response.reason or ""
         except (_aiohttp().ClientError, TimeoutError) as exc:
@@ -143,28 +156,6 @@ class StackClient:
                 + f" ({type(exc).__name__})"
             ) from None
         return self._decode(service, path, status, reason, body)
-
-    async def post_json(self, service: Service, path: str, body: dict[str, Any]) -> Any:
-        """POST JSON to ``path`` on ``service`` (with the master key when one is set)."""
-        breaker = self.breakers[service]
-        breaker.before_call()
-        await self._limiter.acquire()
-        headers = {"Content-Type": "application/json"}
-        if self._master_key:
-            headers["Authorization"] = f"Bearer {self._master_key}"
-        url = self._urls[service] + path
-        try:
-            async with self._http.post(url, data=orjson.dumps(body), headers=headers) as response:
-                data = await response.read()
-                status, reason = response.status, response.reason or ""
-        except (_aiohttp().ClientError, TimeoutError) as exc:
-            breaker.record_failure()
-            log.warning("upstream unreachable", extra={"service": service, "path": path})
-            raise UpstreamError(
-                self.clean(f"{service} at {self._urls[service]} is unreachable")
-                + f" ({type(exc).__name__})"
-            ) from None
-        return self._decode(service, path, status, reason, data)
 
     def _decode(self, service: Service, path: str, status: int, reason: str, body: bytes) -> Any:
         breaker = self.breakers[service]
