@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -31,6 +32,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5(
 """
 _COLUMNS = "items.source, items.name, items.body, items.data"
 _WORD = re.compile(r"\w+", re.UNICODE)
+MAX_FILE_BYTES = 512 * 1024 * 1024
 NAME_WEIGHT = 10.0  # a query word in the option or attribute name outranks one in the text
 
 
@@ -42,6 +44,19 @@ class Doc:
     name: str
     body: str
     data: dict[str, object]
+
+
+def read_json_object(path: Path, want: str) -> dict[str, Any]:
+    """The JSON object in ``path``; anything else is refused as not being ``want``."""
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InvalidInputError(f"{path} is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError:
+        raise InvalidInputError(f"{path} is not JSON (want {want})") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{path} is not {want} (want a JSON object)")
+    return data
 
 
 def match_expression(query: str) -> str:

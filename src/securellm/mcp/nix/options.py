@@ -10,13 +10,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from securellm.mcp.errors import InvalidInputError
-from securellm.mcp.nix.localindex import Doc
+from securellm.mcp.nix.localindex import Doc, read_json_object
 
 NIXOS_OPTIONS = Path("/run/current-system/sw/share/doc/nixos/options.json")
-MAX_FILE_BYTES = 512 * 1024 * 1024
 
 
 def discovered(home: Path, user: str | None) -> dict[str, Path]:
@@ -44,14 +40,7 @@ def configured(files: Mapping[str, Path] | None, environ: Mapping[str, str]) -> 
 
 def read_options(source: str, path: Path) -> Iterator[Doc]:
     """Every option in ``path`` as a document; a file that is not an options.json is refused."""
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise InvalidInputError(f"{path} is larger than {MAX_FILE_BYTES} bytes")
-    try:
-        data = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError:
-        raise InvalidInputError(f"{path} is not JSON (want an options.json)") from None
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"{path} is not an options.json (want an object of options)")
+    data = read_json_object(path, "an options.json")
     for name, option in data.items():
         if isinstance(option, dict):
             info = option_fields(option)

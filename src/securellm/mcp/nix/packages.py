@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import orjson
 
-from securellm.mcp.errors import InvalidInputError, NixCommandError, NixUnavailableError
-from securellm.mcp.nix.localindex import Doc
+from securellm.mcp.errors import NixCommandError, NixUnavailableError
+from securellm.mcp.nix.localindex import Doc, read_json_object
 
 REGISTRY_FILES = (Path("/etc/nix/registry.json"),)
 NO_NIXPKGS = (
@@ -90,12 +89,7 @@ async def list_packages(nixpkgs: Path, out: Path, timeout_s: float) -> None:
 
 def read_packages(path: Path) -> Iterator[Doc]:
     """Documents from a ``nix-env -qaP --json [--meta]`` listing (attribute → package)."""
-    try:
-        data = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError:
-        raise InvalidInputError(f"{path} is not a nix-env --json package listing") from None
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"{path} is not a nix-env --json package listing")
+    data = read_json_object(path, "a nix-env --json package listing")
     for attr, info in data.items():
         if isinstance(info, dict):
             fields = package_fields(info)
