@@ -10,8 +10,9 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from securellm.core.config import Settings
+from securellm.dashboard.data.verify_job import VerifyJob
 from securellm.dashboard.headers import SecurityHeaders
-from securellm.dashboard.pages import overview, signin
+from securellm.dashboard.pages import audit, overview, signin
 from securellm.dashboard.session import SessionRequired, Sessions, session_required
 
 STATIC = Path(__file__).parent / "static"
@@ -24,10 +25,11 @@ class Dashboard:
         self.settings = settings
         self.secure_cookies = settings.gateway.tls_cert_file is not None
         self.sessions = Sessions()
+        self.verify = VerifyJob()
 
 
 def page_routes() -> list[BaseRoute]:
-    return [*signin.routes, *overview.routes]
+    return [*signin.routes, *overview.routes, *audit.routes]
 
 
 def mount(settings: Settings) -> Mount:

@@ -35,6 +35,7 @@ class AuditFilter:
     provider: str | None = None
     status: int | None = None
     outcome: str | None = None
+    request_id: str | None = None
     limit: int | None = 100
 
     def statement(self) -> Select[Any]:
@@ -52,6 +53,7 @@ class AuditFilter:
             (c.provider, self.provider),
             (c.status, self.status),
             (c.outcome, self.outcome),
+            (c.request_id, self.request_id),
         ):
             if value is not None:
                 conditions.append(column == value)
