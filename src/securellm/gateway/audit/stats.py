@@ -1,0 +1,134 @@
+"""Aggregates over the audit index: totals, a bucketed time series, breakdowns, latency.
+
+Used by the dashboard's overview (and usable by the admin API). Everything runs in SQL on
+SQLite and PostgreSQL alike; an error is any record with a status of 400 or more (refusals by
+our own limits included), a cache hit is a record whose outcome is ``cache_hit``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
+
+from securellm.gateway.tables import audit_events
+
+GROUPS = ("key", "model", "provider")
+c = audit_events.c
+
+
+def _window(since: float, until: float) -> ColumnElement[bool]:
+    return and_(c.ts >= since, c.ts < until)
+
+
+def _counts() -> list[Any]:
+    errors = func.coalesce(func.sum(case((c.status >= 400, 1), else_=0)), 0)
+    return [
+        func.count().label("requests"),
+        errors.label("errors"),
+        func.coalesce(func.sum(c.total_tokens), 0).label("tokens"),
+        func.coalesce(func.sum(c.cost_usd), 0.0).label("cost_usd"),
+    ]
+
+
+async def _rows(engine: AsyncEngine, statement: Any) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(statement)).mappings().all()
+    return [{str(k): v for k, v in r.items()} for r in rows]
+
+
+async def totals(engine: AsyncEngine, since: float, until: float) -> dict[str, Any]:
+    """Requests, errors, tokens, spend and cache hits between ``since`` and ``until``."""
+    hits = func.coalesce(func.sum(case((c.outcome == "cache_hit", 1), else_=0)), 0)
+    statement = select(*_counts(), hits.label("cache_hits")).where(_window(since, until))
+    row = (await _rows(engine, statement))[0]
+    return {
+        "requests": int(row["requests"]),
+        "errors": int(row["errors"]),
+        "tokens": int(row["tokens"]),
+        "cost_usd": float(row["cost_usd"]),
+        "cache_hits": int(row["cache_hits"]),
+    }
+
+
+def _bucket_of(engine: AsyncEngine, since: float, width: float) -> ColumnElement[Any]:
+    offset = (c.ts - since) / width
+    if engine.dialect.name == "postgresql":  # CAST rounds there; floor first
+        return cast(func.floor(offset), Integer)
+    return cast(offset, Integer)  # SQLite truncates, and the offset is never negative
+
+
+async def series(
+    engine: AsyncEngine, since: float, until: float, buckets: int
+) -> list[dict[str, Any]]:
+    """``buckets`` equal slices of the window, oldest first, each with its start (Unix
+    seconds), requests and errors; empty slices are included with zeros."""
+    width = (until - since) / buckets
+    bucket = _bucket_of(engine, since, width).label("bucket")
+    errors = func.coalesce(func.sum(case((c.status >= 400, 1), else_=0)), 0)
+    statement = (
+        select(bucket, func.count().label("requests"), errors.label("errors"))
+        .where(_window(since, until))
+        .group_by(bucket)
+    )
+    found = {int(r["bucket"]): r for r in await _rows(engine, statement)}
+    out = []
+    for i in range(buckets):
+        row = found.get(i)
+        requests, errs = (int(row["requests"]), int(row["errors"])) if row else (0, 0)
+        out.append({"start": since + i * width, "requests": requests, "errors": errs})
+    return out
+
+
+async def breakdown(
+    engine: AsyncEngine, group: str, since: float, until: float, limit: int = 10
+) -> list[dict[str, Any]]:
+    """Requests, errors, tokens and spend per key (with its recorded name), model or
+    provider, the largest spenders first, then the busiest."""
+    if group not in GROUPS:
+        raise ValueError(f"group must be one of {', '.join(GROUPS)}")
+    column = {"key": c.key_id, "model": c.model, "provider": c.provider}[group]
+    label = func.max(c.key_name) if group == "key" else func.max(column)
+    statement = (
+        select(column.label("group"), label.label("label"), *_counts())
+        .where(_window(since, until))
+        .group_by(column)
+        .order_by(func.sum(c.cost_usd).desc(), func.count().desc())
+        .limit(limit)
+    )
+    return await _rows(engine, statement)
+
+
+async def latency(
+    engine: AsyncEngine, provider: str, since: float, until: float
+) -> dict[str, float | None]:
+    """p50 and p95 of ``duration_ms`` for the provider's records in the window (nearest
+    rank, read with ORDER BY/OFFSET so both databases give the same figure)."""
+    where = and_(_window(since, until), c.provider == provider)
+    async with engine.connect() as conn:
+        count = int((await conn.execute(select(func.count()).where(where))).scalar_one())
+        out: dict[str, float | None] = {"p50_ms": None, "p95_ms": None}
+        if count == 0:
+            return out
+        for name, q in (("p50_ms", 0.50), ("p95_ms", 0.95)):
+            rank = max(0, min(count - 1, int(q * count + 0.999999) - 1))
+            ordered = select(c.duration_ms).where(where).order_by(c.duration_ms)
+            value = (await conn.execute(ordered.offset(rank).limit(1))).scalar_one()
+            out[name] = float(value)
+    return out
+
+
+async def last_error(
+    engine: AsyncEngine, provider: str, since: float, until: float
+) -> dict[str, Any] | None:
+    """The provider's most recent record with a 5xx status in the window, or None."""
+    statement = (
+        select(c.ts, c.status, c.error, c.model)
+        .where(and_(_window(since, until), c.provider == provider, c.status >= 500))
+        .order_by(c.ts.desc())
+        .limit(1)
+    )
+    rows = await _rows(engine, statement)
+    return rows[0] if rows else None
