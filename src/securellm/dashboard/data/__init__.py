@@ -1,0 +1,1 @@
+"""What the dashboard's pages show, gathered through the gateway's own services."""
