@@ -125,14 +125,25 @@ async def test_breakdown_refuses_an_unknown_group(engine: AsyncEngine) -> None:
         await stats.breakdown(engine, "colour", T0, T1)
 
 
-async def test_latency_gives_nearest_rank_p50_and_p95(engine: AsyncEngine) -> None:
-    await write(engine, *(audit_row(T0 + i, duration_ms=float(i + 1)) for i in range(100)))
+async def test_latencies_give_nearest_rank_p50_and_p95_per_provider(engine: AsyncEngine) -> None:
+    await write(engine, *(audit_row(T0 + i, duration_ms=float(100 - i)) for i in range(100)))
     await write(engine, audit_row(T0 + 200, provider="other", duration_ms=5000.0))
-    assert await stats.latency(engine, "fake", T0, T1) == {"p50_ms": 50.0, "p95_ms": 95.0}
+    await write(engine, audit_row(T0 + 201, provider=None, duration_ms=1.0))  # a refusal
+    assert await stats.latencies(engine, T0, T1) == {
+        "fake": {"p50_ms": 50.0, "p95_ms": 95.0},
+        "other": {"p50_ms": 5000.0, "p95_ms": 5000.0},
+    }
 
 
-async def test_latency_of_an_idle_provider_is_unknown(engine: AsyncEngine) -> None:
-    assert await stats.latency(engine, "fake", T0, T1) == {"p50_ms": None, "p95_ms": None}
+async def test_three_records_put_p50_on_the_second_and_p95_on_the_third(
+    engine: AsyncEngine,
+) -> None:
+    await write(engine, *(audit_row(T0 + i, duration_ms=ms) for i, ms in enumerate((3, 1, 2))))
+    assert await stats.latencies(engine, T0, T1) == {"fake": {"p50_ms": 2.0, "p95_ms": 3.0}}
+
+
+async def test_no_records_mean_no_latencies(engine: AsyncEngine) -> None:
+    assert await stats.latencies(engine, T0, T1) == {}
 
 
 async def test_last_error_is_the_newest_5xx_of_that_provider(engine: AsyncEngine) -> None:

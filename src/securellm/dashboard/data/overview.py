@@ -80,6 +80,7 @@ async def providers(state: GatewayState, since: float, until: float) -> list[dic
     process), p50/p95 and the last 5xx from the audit index in the window."""
     circuits = state.dispatcher.breakers.snapshot()
     live = state.dispatcher.stats
+    measured = await stats.latencies(state.engine, since, until)
     out = []
     for name in sorted(state.providers):
         prefix = f"{name}/"
@@ -93,7 +94,7 @@ async def providers(state: GatewayState, since: float, until: float) -> list[dic
                 "circuit": str(circuits.get(name, CircuitState.CLOSED)),
                 "in_flight": sum(v for k, v in live.in_flight.items() if k.startswith(prefix)),
                 "ewma_ms": sum(ewma) / len(ewma) if ewma else None,
-                **await stats.latency(state.engine, name, since, until),
+                **measured.get(name, {"p50_ms": None, "p95_ms": None}),
                 "last_error": error,
             }
         )

@@ -101,23 +101,33 @@ async def breakdown(
     return await _rows(engine, statement)
 
 
-async def latency(
-    engine: AsyncEngine, provider: str, since: float, until: float
-) -> dict[str, float | None]:
-    """p50 and p95 of ``duration_ms`` for the provider's records in the window (nearest
-    rank, read with ORDER BY/OFFSET so both databases give the same figure)."""
-    where = and_(_window(since, until), c.provider == provider)
-    async with engine.connect() as conn:
-        count = int((await conn.execute(select(func.count()).where(where))).scalar_one())
-        out: dict[str, float | None] = {"p50_ms": None, "p95_ms": None}
-        if count == 0:
-            return out
-        for name, q in (("p50_ms", 0.50), ("p95_ms", 0.95)):
-            rank = max(0, min(count - 1, int(q * count + 0.999999) - 1))
-            ordered = select(c.duration_ms).where(where).order_by(c.duration_ms)
-            value = (await conn.execute(ordered.offset(rank).limit(1))).scalar_one()
-            out[name] = float(value)
-    return out
+async def latencies(
+    engine: AsyncEngine, since: float, until: float
+) -> dict[str, dict[str, float | None]]:
+    """p50 and p95 of ``duration_ms`` per provider in the window, in one sorted pass (window
+    functions, nearest rank: the smallest rank at or above ``q * count``)."""
+    ranked = (
+        select(
+            c.provider.label("provider"),
+            c.duration_ms.label("ms"),
+            func.row_number().over(partition_by=c.provider, order_by=c.duration_ms).label("rn"),
+            func.count().over(partition_by=c.provider).label("n"),
+        )
+        .where(and_(_window(since, until), c.provider.is_not(None)))
+        .subquery()
+    )
+    picks = [
+        (name, and_(ranked.c.rn >= q * ranked.c.n, ranked.c.rn - 1 < q * ranked.c.n))
+        for name, q in (("p50_ms", 0.50), ("p95_ms", 0.95))
+    ]
+    statement = select(
+        ranked.c.provider,
+        *(func.max(case((hit, ranked.c.ms))).label(name) for name, hit in picks),
+    ).group_by(ranked.c.provider)
+    return {
+        str(r["provider"]): {name: r[name] for name, _ in picks}
+        for r in await _rows(engine, statement)
+    }
 
 
 async def last_error(
