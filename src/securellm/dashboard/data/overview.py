@@ -57,10 +57,10 @@ async def gather(state: GatewayState, window: Window, now: float | None = None) 
     until = time.time() if now is None else now
     since = until - window.seconds
     engine = state.engine
-    totals = await stats.totals(engine, since, until)
+    buckets = await stats.series(engine, since, until, window.buckets)
+    totals = stats.sum_of(buckets)
     served = totals["requests"]
     totals["cache_hit_rate"] = totals["cache_hits"] / served if served else None
-    buckets = await stats.series(engine, since, until, window.buckets)
     return {
         "window": window,
         "windows": list(WINDOWS.values()),

@@ -39,18 +39,29 @@ async def _rows(engine: AsyncEngine, statement: Any) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in r.items()} for r in rows]
 
 
+FIGURES = ("requests", "errors", "tokens", "cost_usd", "cache_hits")
+
+
+def _figures(row: dict[str, Any] | None) -> dict[str, Any]:
+    if row is None:
+        return {"requests": 0, "errors": 0, "tokens": 0, "cost_usd": 0.0, "cache_hits": 0}
+    return {name: (float if name == "cost_usd" else int)(row[name]) for name in FIGURES}
+
+
+def _with_hits() -> list[Any]:
+    hits = func.coalesce(func.sum(case((c.outcome == "cache_hit", 1), else_=0)), 0)
+    return [*_counts(), hits.label("cache_hits")]
+
+
 async def totals(engine: AsyncEngine, since: float, until: float) -> dict[str, Any]:
     """Requests, errors, tokens, spend and cache hits between ``since`` and ``until``."""
-    hits = func.coalesce(func.sum(case((c.outcome == "cache_hit", 1), else_=0)), 0)
-    statement = select(*_counts(), hits.label("cache_hits")).where(_window(since, until))
-    row = (await _rows(engine, statement))[0]
-    return {
-        "requests": int(row["requests"]),
-        "errors": int(row["errors"]),
-        "tokens": int(row["tokens"]),
-        "cost_usd": float(row["cost_usd"]),
-        "cache_hits": int(row["cache_hits"]),
-    }
+    statement = select(*_with_hits()).where(_window(since, until))
+    return _figures((await _rows(engine, statement))[0])
+
+
+def sum_of(buckets: list[dict[str, Any]]) -> dict[str, Any]:
+    """The window's totals from its :func:`series` (one query serves both)."""
+    return {name: sum(b[name] for b in buckets) for name in FIGURES}
 
 
 def _bucket_of(engine: AsyncEngine, since: float, width: float) -> ColumnElement[Any]:
@@ -64,22 +75,12 @@ async def series(
     engine: AsyncEngine, since: float, until: float, buckets: int
 ) -> list[dict[str, Any]]:
     """``buckets`` equal slices of the window, oldest first, each with its start (Unix
-    seconds), requests and errors; empty slices are included with zeros."""
+    seconds) and the figures of :func:`totals`; empty slices are included with zeros."""
     width = (until - since) / buckets
     bucket = _bucket_of(engine, since, width).label("bucket")
-    errors = func.coalesce(func.sum(case((c.status >= 400, 1), else_=0)), 0)
-    statement = (
-        select(bucket, func.count().label("requests"), errors.label("errors"))
-        .where(_window(since, until))
-        .group_by(bucket)
-    )
+    statement = select(bucket, *_with_hits()).where(_window(since, until)).group_by(bucket)
     found = {int(r["bucket"]): r for r in await _rows(engine, statement)}
-    out = []
-    for i in range(buckets):
-        row = found.get(i)
-        requests, errs = (int(row["requests"]), int(row["errors"])) if row else (0, 0)
-        out.append({"start": since + i * width, "requests": requests, "errors": errs})
-    return out
+    return [{"start": since + i * width, **_figures(found.get(i))} for i in range(buckets)]
 
 
 async def breakdown(
