@@ -49,6 +49,9 @@ def test_loading_and_unloading_the_model_moves_the_vram_bar(
         assert loaded > before
         assert page.locator(f'table.loaded tr[data-model="{GEMMA}"]').count() == 1
         screenshot(page, shots, "models")
+        page.click(f'button[data-action="pin"][data-model="{GEMMA}"]')
+        page.wait_for_selector(f'button[data-action="unpin"][data-model="{GEMMA}"]')
+        assert "pinned" in page.locator(f'table.loaded tr[data-model="{GEMMA}"]').inner_text()
         page.click(f'[data-host="gpu1"] button[data-action="unload"][data-model="{GEMMA}"]')
         page.wait_for_selector('[role="status"]:has-text("unload")')
         assert used_mib(page) < loaded
