@@ -83,6 +83,22 @@ def test_unloading_a_model_that_is_not_loaded_is_harmless(client: TestClient) ->
     assert client.post("/models/tiny/unload").json()["was_loaded"] is False
 
 
+def test_pinning_a_model_that_is_not_loaded_is_409(client: TestClient) -> None:
+    response = client.post("/models/tiny/pin", json={"pinned": True})
+    assert response.status_code == 409
+    assert "not loaded" in response.json()["error"]["message"]
+
+
+def test_pinning_an_unknown_model_is_404(client: TestClient) -> None:
+    assert client.post("/models/nope/pin", json={"pinned": True}).status_code == 404
+
+
+def test_pin_with_a_pinned_that_is_not_a_boolean_is_400(client: TestClient) -> None:
+    response = client.post("/models/tiny/pin", json={"pinned": "yes"})
+    assert response.status_code == 400
+    assert "pinned" in response.json()["error"]["message"]
+
+
 def test_missing_model_field_is_400(client: TestClient) -> None:
     response = client.post("/v1/chat/completions", json={"messages": []})
     assert response.status_code == 400

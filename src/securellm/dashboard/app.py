@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from securellm.core.config import Settings
 from securellm.dashboard.data.verify_job import VerifyJob
 from securellm.dashboard.headers import SecurityHeaders
-from securellm.dashboard.pages import audit, overview, signin
+from securellm.dashboard.pages import audit, knowledge, models, overview, signin
 from securellm.dashboard.session import SessionRequired, Sessions, session_required
 
 STATIC = Path(__file__).parent / "static"
@@ -29,7 +29,13 @@ class Dashboard:
 
 
 def page_routes() -> list[BaseRoute]:
-    return [*signin.routes, *overview.routes, *audit.routes]
+    return [
+        *signin.routes,
+        *overview.routes,
+        *audit.routes,
+        *models.routes,
+        *knowledge.routes,
+    ]
 
 
 def mount(settings: Settings) -> Mount:

@@ -51,6 +51,7 @@ def create_app(settings: Settings, *, scan_on_start: bool = True) -> Starlette:
             Route("/models/{model_id}", routes.show_model, methods=["GET"]),
             Route("/models/{model_id}/load", routes.load_model, methods=["POST"]),
             Route("/models/{model_id}/unload", routes.unload_model, methods=["POST"]),
+            Route("/models/{model_id}/pin", routes.pin_model, methods=["POST"]),
             Route("/models/{model_id}/logs", logs.model_logs, methods=["GET"]),
             Route("/backends", routes.backends, methods=["GET"]),
             Route("/mode", routes.get_mode, methods=["GET"]),

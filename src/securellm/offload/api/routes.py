@@ -14,7 +14,7 @@ from securellm.offload.api.tokenize import tokenize
 from securellm.offload.backends.ollama import running_models
 from securellm.offload.backends.remote import probe_openai
 from securellm.offload.catalog import load_params, model_detail, model_entry
-from securellm.offload.errors import BadRequest, ModelNotFound, OffloadError
+from securellm.offload.errors import BadRequest, Conflict, ModelNotFound, OffloadError
 from securellm.offload.gpu.base import VramReading
 from securellm.offload.service import OffloadService
 
@@ -134,6 +134,26 @@ async def unload_model(request: Request) -> Response:
         raise ModelNotFound(f"model {model_id!r} is not in the registry")
     was_loaded = await service.scheduler.unload(model_id)
     return _json({"model": model_id, "loaded": False, "was_loaded": was_loaded})
+
+
+async def pin_model(request: Request) -> Response:
+    """``{"pinned": true|false}``: keep a loaded model from eviction and idle unloading."""
+    service = _service(request)
+    model_id = request.path_params["model_id"]
+    try:
+        body = orjson.loads(await request.body() or b"{}")
+    except orjson.JSONDecodeError:
+        raise BadRequest('body must be JSON like {"pinned": true}') from None
+    pinned = body.get("pinned", True) if isinstance(body, dict) else None
+    if not isinstance(pinned, bool):
+        raise BadRequest('body must be JSON like {"pinned": true}')
+    if service.registry.find(model_id) is None:
+        raise ModelNotFound(f"model {model_id!r} is not in the registry")
+    slot = next((s for s in service.scheduler.slots() if s.model_id == model_id), None)
+    if slot is None:
+        raise Conflict(f"model {model_id!r} is not loaded; load it before pinning")
+    slot.pinned = pinned
+    return _json({"model": model_id, "pinned": pinned})
 
 
 async def backends(request: Request) -> Response:

@@ -203,6 +203,17 @@ class UnloadResult(OpenModel):
     was_loaded: bool
 
 
+class PinRequest(OpenModel):
+    """Body of ``POST /models/{model_id}/pin`` (``pinned`` defaults to true)."""
+
+    pinned: bool = True
+
+
+class PinResult(OpenModel):
+    model: str
+    pinned: bool
+
+
 class Backend(OpenModel):
     """A loaded model's server, the Ollama daemon, or a watched remote server."""
 
