@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import re
 import time
 from collections.abc import Iterator
@@ -85,7 +86,10 @@ def write_rows(settings: Settings, rows: list[Row]) -> None:
             index.close()
             await engine.dispose()
 
-    asyncio.run(insert())
+    # In a thread of its own: the session's Playwright browser keeps an event loop running on
+    # this thread once any browser test has started, and asyncio.run refuses to nest.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, insert()).result()
 
 
 def overview_once_indexed(client: httpx.Client, window: str, requests: int) -> str:
