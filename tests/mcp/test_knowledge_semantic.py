@@ -218,3 +218,16 @@ async def test_hybrid_search_answers_over_stdio(tmp_path: Path, gateway: str) ->
                 break
             await anyio.sleep(0.1)
     assert (page["mode"], page["hits"][0]["entry"]["content"]) == ("hybrid", NOTES[0])
+
+
+async def test_a_repeated_query_is_embedded_once(
+    semantic: Any, gateway: str, upstream: FakeEmbeddings
+) -> None:
+    state, harness = semantic(gateway)
+    async with harness as h:
+        await save_notes(h)
+        await embedded(state)
+        for _ in range(3):
+            page = await h.call("knowledge_search", query="vehicle repaired twice")
+    assert page["mode"] == "hybrid"
+    assert upstream.inputs.count("vehicle repaired twice") == 1

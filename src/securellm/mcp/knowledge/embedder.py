@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -60,3 +61,28 @@ def parse_embeddings(reply: Any, expected: int) -> list[Matrix]:
     if len({v.shape[0] for v in vectors}) > 1:
         raise EmbeddingUnavailableError("the gateway's embeddings differ in length")
     return vectors
+
+
+QUERY_CACHE_SIZE = 256
+
+
+class QueryEmbeddings:
+    """The vectors of recent search queries, least recently used dropped first: a repeated
+    query (a client retrying, paging with ``offset``) costs no embedding call."""
+
+    def __init__(self, embedder: GatewayEmbedder, size: int = QUERY_CACHE_SIZE) -> None:
+        self._embedder = embedder
+        self._size = size
+        self._cache: OrderedDict[tuple[str, str], Matrix] = OrderedDict()
+
+    async def vector(self, text: str) -> Matrix:
+        key = (self._embedder.model, text)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        [vector] = await self._embedder.embed([text])
+        self._cache[key] = vector
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return vector
