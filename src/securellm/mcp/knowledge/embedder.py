@@ -25,6 +25,10 @@ class GatewayEmbedder:
         self._stack = stack
         self.model = model
 
+    async def resolve(self) -> str:
+        """The model the vectors come from (a subclass may have to find it first)."""
+        return self.model
+
     async def embed(self, texts: list[str]) -> list[Matrix]:
         try:
             reply = await self._stack.post_json(
@@ -76,7 +80,7 @@ class QueryEmbeddings:
         self._cache: OrderedDict[tuple[str, str], Matrix] = OrderedDict()
 
     async def vector(self, text: str) -> Matrix:
-        key = (self._embedder.model, text)
+        key = (await self._embedder.resolve(), text)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)

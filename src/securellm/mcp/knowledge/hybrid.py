@@ -40,6 +40,7 @@ class HybridSearch:
         self, store: KnowledgeStore, embedder: GatewayEmbedder, index: VectorIndex
     ) -> None:
         self._store = store
+        self._embedder = embedder
         self._queries = QueryEmbeddings(embedder)
         self._index = index
 
@@ -52,6 +53,7 @@ class HybridSearch:
             vector = await self._queries.vector(query.text)
         except EmbeddingUnavailableError as exc:
             return keyword_only(await self._keyword_page(query), str(exc))
+        self._index.switch(self._embedder.model)  # "auto" is resolved by now
         await anyio.to_thread.run_sync(self._store.call, self._index.refresh)
         if not len(self._index):
             return keyword_only(await self._keyword_page(query), NOTHING_EMBEDDED)

@@ -147,6 +147,18 @@ class VectorIndex:
                     self._put(int(entry_id), np.frombuffer(blob, dtype=np.float32))
             return len(rows)
 
+    def switch(self, model: str) -> None:
+        """Hold the vectors of ``model`` from now on (none until the next refresh reads them)."""
+        with self._lock:
+            if model == self.model:
+                return
+            self.model = model
+            self._rows.clear()
+            self._matrix = np.zeros((0, 0), dtype=np.float32)
+            self._ids = np.zeros(0, dtype=np.int64)
+            self._size = self._seq = 0
+            self._codes = None
+
     def put(self, entry_id: int, vector: Matrix) -> None:
         """Hold ``vector`` for ``entry_id`` (what :meth:`refresh` does for each row read)."""
         with self._lock:
