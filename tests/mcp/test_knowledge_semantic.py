@@ -86,14 +86,39 @@ async def save_notes(h: H) -> list[int]:
     return [(await h.call("knowledge_save", content=text))["id"] for text in NOTES]
 
 
-async def test_search_without_a_model_is_keyword_and_says_why(harness: H) -> None:
-    async with harness as h:
+async def test_search_with_embeddings_off_is_keyword_and_says_why(
+    make_state: Any, harness_for: Any
+) -> None:
+    state = make_state({"knowledge": {"embedding_model": "off"}})
+    async with harness_for(state) as h:
         await save_notes(h)
         page = await h.call("knowledge_search", query="car")
     assert (page["mode"], page["keyword_reason"]) == (
         "keyword",
         "no embedding model configured ([knowledge] embedding_model)",
     )
+
+
+async def test_auto_without_a_gateway_is_keyword_and_says_why(harness: H) -> None:
+    async with harness as h:
+        await save_notes(h)
+        page = await h.call("knowledge_search", query="car")
+    assert page["mode"] == "keyword"
+    assert page["keyword_reason"].startswith("embedding_model auto: cannot list")
+
+
+async def test_auto_picks_the_model_whose_name_says_embed(
+    make_state: Any, harness_for: Any, gateway: str
+) -> None:
+    extra = {"gateway": {"master_key": MASTER}, "knowledge": {"embedding_retry_s": 0.1}}
+    state = make_state(extra, gateway_url=gateway, breaker_reset_s=0.1)
+    async with harness_for(state) as h:
+        car, *_ = await save_notes(h)
+        await embedded(state)
+        page = await h.call("knowledge_search", query="automobile")
+    assert state.semantic is not None
+    assert state.semantic.index.model == MODEL
+    assert (page["mode"], page["hits"][0]["entry"]["id"]) == ("hybrid", car)
 
 
 async def test_hybrid_search_finds_a_paraphrase_no_keyword_matches(
@@ -218,3 +243,16 @@ async def test_hybrid_search_answers_over_stdio(tmp_path: Path, gateway: str) ->
                 break
             await anyio.sleep(0.1)
     assert (page["mode"], page["hits"][0]["entry"]["content"]) == ("hybrid", NOTES[0])
+
+
+async def test_a_repeated_query_is_embedded_once(
+    semantic: Any, gateway: str, upstream: FakeEmbeddings
+) -> None:
+    state, harness = semantic(gateway)
+    async with harness as h:
+        await save_notes(h)
+        await embedded(state)
+        for _ in range(3):
+            page = await h.call("knowledge_search", query="vehicle repaired twice")
+    assert page["mode"] == "hybrid"
+    assert upstream.inputs.count("vehicle repaired twice") == 1

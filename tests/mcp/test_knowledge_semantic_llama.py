@@ -75,3 +75,37 @@ async def test_the_right_note_ranks_first_with_embeddings_on(llama_semantic: Any
     firsts = [keys[page["hits"][0]["entry"]["id"]] if page["hits"] else None for page in pages]
     right = [q.text for q, first in zip(QUERIES, firsts, strict=True) if first == q.expected]
     assert len(right) >= REQUIRED, f"right first for {len(right)}/{len(QUERIES)}: {right}"
+
+
+@pytest.fixture(scope="module")
+def offload_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A gateway whose ``local`` provider is a real offload serving the bundled Gemma."""
+    from securellm.core.config import settings_from_mapping
+    from securellm.offload.api import create_app as create_offload
+
+    root = tmp_path_factory.mktemp("auto-embedding")
+    section = {
+        "model_dirs": [], "ollama_dir": None, "huggingface_dir": None,
+        "include_bundled": True, "registry_path": str(root / "registry.db"),
+        "gpu": "simulated", "simulated_vram_mib": 4096, "default_ctx": 512, "gpu_units": [],
+    }  # fmt: skip
+    raw = {"data_dir": str(root / "o"), "state_dir": str(root / "os"),
+           "log_dir": str(root / "ol"), "offload": section}  # fmt: skip
+    with serve_app(create_offload(settings_from_mapping(raw, env={}))) as offload_url:
+        provider = {"name": "local", "kind": "offload", "base_url": f"{offload_url}/v1"}
+        with serve_app(create_app(gateway_settings(root, [provider]))) as url:
+            yield url
+
+
+async def test_auto_embeds_with_the_local_offload_model_without_configuration(
+    make_state: Any, harness_for: Any, offload_gateway: str
+) -> None:
+    extra = {"gateway": {"master_key": MASTER}, "knowledge": {"embedding_retry_s": 0.5}}
+    state = make_state(extra, gateway_url=offload_gateway, http_timeout_s=60.0)
+    async with harness_for(state) as h:
+        await h.call("knowledge_save", content="the car needs new tyres before winter")
+        await embedded(state)
+        page = await h.call("knowledge_search", query="car tyres")
+    assert state.semantic is not None
+    assert state.semantic.index.model == "local/gemma-3-270m"
+    assert page["mode"] == "hybrid"

@@ -206,11 +206,13 @@ async def upstream() -> AsyncIterator[Upstream]:
 
 @pytest.fixture
 def stack_harness(upstream: Upstream, make_harness: Any) -> Any:
-    """A server whose gateway and offload URLs point at the fake upstream."""
+    """A server whose gateway and offload URLs point at the fake upstream (embeddings off, so
+    the only requests the upstream sees are the tools')."""
 
     def make(extra: dict[str, Any] | None = None, **mcp: Any) -> Any:
         options = {"gateway_url": upstream.url, "offload_url": upstream.url, **mcp}
-        return make_harness(extra, **options)
+        settings = {"knowledge": {"embedding_model": "off"}, **(extra or {})}
+        return make_harness(settings, **options)
 
     return make
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from securellm.offload.api.proxy import SseRenamer, _upstream_error
+from securellm.offload.api.proxy import SseRenamer, upstream_error
 
 
 def test_model_is_renamed_in_each_data_line() -> None:
@@ -34,10 +34,10 @@ def test_non_json_data_is_passed_through() -> None:
 
 def test_a_model_server_5xx_is_relayed_as_502() -> None:
     body = b'{"error": {"message": "llama crashed", "type": "server_error"}}'
-    response = _upstream_error(500, body)
+    response = upstream_error(500, body)
     assert (response.status_code, response.body) == (502, body)
 
 
 def test_a_model_server_4xx_is_relayed_with_its_status() -> None:
-    response = _upstream_error(400, b'{"error": {"message": "bad", "type": "x"}}')
+    response = upstream_error(400, b'{"error": {"message": "bad", "type": "x"}}')
     assert response.status_code == 400

@@ -16,6 +16,7 @@ from securellm.core.config import McpSettings, Settings
 from securellm.core.config.mcp import ToolGroup
 from securellm.mcp import prompts
 from securellm.mcp.errors import KnowledgeError, McpToolError
+from securellm.mcp.knowledge.auto_model import LOCAL_KINDS
 from securellm.mcp.knowledge.semantic import build_semantic
 from securellm.mcp.knowledge.store import KnowledgeStore
 from securellm.mcp.nix.cache import TtlLruCache
@@ -82,7 +83,8 @@ def build_state(settings: Settings, mcp: McpSettings | None = None) -> ServerSta
         ),
         sync_dir=mcp.knowledge_sync_dir.expanduser() if mcp.knowledge_sync_dir else None,
     )
-    state.semantic = build_semantic(store, state.stack, settings.knowledge)
+    local = frozenset(p.name for p in settings.providers if p.kind in LOCAL_KINDS)
+    state.semantic = build_semantic(store, state.stack, settings.knowledge, local)
     return state
 
 

@@ -31,6 +31,9 @@ DEFAULT_LLAMACPP_COMMAND: tuple[str, ...] = (
     # one request at a time, queued by offload: a new request must not cut the running one
     "--interrupt_requests",
     "False",
+    # /v1/embeddings from the same process: chat answers the same with it on (docs/mcp.md)
+    "--embedding",
+    "True",
 )
 PLACEHOLDERS = frozenset({"python", "model", "port", "ctx", "ngl", "parallel"})
 

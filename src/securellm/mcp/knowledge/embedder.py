@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,10 @@ class GatewayEmbedder:
     def __init__(self, stack: StackClient, model: str) -> None:
         self._stack = stack
         self.model = model
+
+    async def resolve(self) -> str:
+        """The model the vectors come from (a subclass may have to find it first)."""
+        return self.model
 
     async def embed(self, texts: list[str]) -> list[Matrix]:
         try:
@@ -60,3 +65,28 @@ def parse_embeddings(reply: Any, expected: int) -> list[Matrix]:
     if len({v.shape[0] for v in vectors}) > 1:
         raise EmbeddingUnavailableError("the gateway's embeddings differ in length")
     return vectors
+
+
+QUERY_CACHE_SIZE = 256
+
+
+class QueryEmbeddings:
+    """The vectors of recent search queries, least recently used dropped first: a repeated
+    query (a client retrying, paging with ``offset``) costs no embedding call."""
+
+    def __init__(self, embedder: GatewayEmbedder, size: int = QUERY_CACHE_SIZE) -> None:
+        self._embedder = embedder
+        self._size = size
+        self._cache: OrderedDict[tuple[str, str], Matrix] = OrderedDict()
+
+    async def vector(self, text: str) -> Matrix:
+        key = (await self._embedder.resolve(), text)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        [vector] = await self._embedder.embed([text])
+        self._cache[key] = vector
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return vector

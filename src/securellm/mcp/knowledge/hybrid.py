@@ -12,7 +12,11 @@ from dataclasses import replace
 
 import anyio
 
-from securellm.mcp.knowledge.embedder import EmbeddingUnavailableError, GatewayEmbedder
+from securellm.mcp.knowledge.embedder import (
+    EmbeddingUnavailableError,
+    GatewayEmbedder,
+    QueryEmbeddings,
+)
 from securellm.mcp.knowledge.filters import matches
 from securellm.mcp.knowledge.models import SearchHit, SearchPage
 from securellm.mcp.knowledge.search import SearchQuery
@@ -37,6 +41,7 @@ class HybridSearch:
     ) -> None:
         self._store = store
         self._embedder = embedder
+        self._queries = QueryEmbeddings(embedder)
         self._index = index
 
     async def search(self, query: SearchQuery) -> SearchPage:
@@ -45,9 +50,10 @@ class HybridSearch:
         wide = replace(query, limit=want + CANDIDATES, offset=0)
         keyword = await anyio.to_thread.run_sync(self._store.search, wide)
         try:
-            [vector] = await self._embedder.embed([query.text])
+            vector = await self._queries.vector(query.text)
         except EmbeddingUnavailableError as exc:
             return keyword_only(await self._keyword_page(query), str(exc))
+        self._index.switch(self._embedder.model)  # "auto" is resolved by now
         await anyio.to_thread.run_sync(self._store.call, self._index.refresh)
         if not len(self._index):
             return keyword_only(await self._keyword_page(query), NOTHING_EMBEDDED)

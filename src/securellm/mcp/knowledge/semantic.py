@@ -17,6 +17,7 @@ import anyio
 
 from securellm.core.config.knowledge import KnowledgeSettings
 from securellm.mcp.errors import KnowledgeError
+from securellm.mcp.knowledge.auto_model import AUTO, AutoEmbedder
 from securellm.mcp.knowledge.embedder import EmbeddingUnavailableError, GatewayEmbedder
 from securellm.mcp.knowledge.hybrid import HybridSearch
 from securellm.mcp.knowledge.store import KnowledgeStore
@@ -43,6 +44,7 @@ class EmbeddingWorker:
         self._index = index
         self._wake: anyio.Event | None = None
         self.last_error: str | None = None
+        self._loaded: str | None = None
 
     def nudge(self) -> None:
         """Something was saved: look for pending entries now."""
@@ -51,12 +53,9 @@ class EmbeddingWorker:
 
     async def run(self) -> None:
         self._wake = anyio.Event()
-        try:
-            await self._load()
-        except KnowledgeError as exc:
-            log.warning("cannot load the embeddings", extra={"error": str(exc)})
         while True:
             try:
+                await self._ready()
                 await self.embed_pending()
                 self.last_error = None
                 delay = math.inf
@@ -72,6 +71,14 @@ class EmbeddingWorker:
                 await self._wake.wait()
             self._wake = anyio.Event()
 
+    async def _ready(self) -> None:
+        """Know the model (``auto`` asks the gateway) and hold its vectors in the index."""
+        model = await self._embedder.resolve()
+        if self._index is not None and self._loaded != model:
+            self._index.switch(model)
+            await self._load()
+            self._loaded = model
+
     async def _load(self) -> None:
         """Read the vectors now, not in the first search, a chunk per turn of the store's lock
         (so saves and searches are not held up for the seconds 100,000 vectors take)."""
@@ -83,7 +90,7 @@ class EmbeddingWorker:
 
     async def embed_pending(self) -> int:
         """Embed until nothing is pending; the number of entries embedded."""
-        model, done = self._embedder.model, 0
+        model, done = await self._embedder.resolve(), 0
         batch, chars = self._settings.embedding_batch, self._settings.embedding_max_chars
         while True:
             items = await anyio.to_thread.run_sync(
@@ -111,13 +118,21 @@ class Semantic:
 
 
 def build_semantic(
-    store: KnowledgeStore, stack: StackClient, settings: KnowledgeSettings
+    store: KnowledgeStore,
+    stack: StackClient,
+    settings: KnowledgeSettings,
+    local_providers: frozenset[str] = frozenset(),
 ) -> Semantic | None:
-    """The semantic parts, or ``None`` when no embedding model is configured."""
+    """The semantic parts, or ``None`` when embeddings are off (``""`` / ``"off"``);
+    ``local_providers``: the gateway's providers of a local kind (for ``auto``)."""
     if settings.embedding_model is None:
         return None
-    embedder = GatewayEmbedder(stack, settings.embedding_model)
-    index = VectorIndex(settings.embedding_model)
+    embedder = (
+        AutoEmbedder(stack, local_providers, settings.embedding_retry_s)
+        if settings.embedding_model == AUTO
+        else GatewayEmbedder(stack, settings.embedding_model)
+    )
+    index = VectorIndex(embedder.model)
     return Semantic(
         search=HybridSearch(store, embedder, index),
         worker=EmbeddingWorker(store, embedder, settings, index),

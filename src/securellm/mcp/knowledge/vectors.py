@@ -1,8 +1,9 @@
-"""Entry embeddings beside SQLite: float32 BLOBs in ``entry_vectors``, searched exactly in memory.
+"""Entry embeddings beside SQLite: float32 BLOBs in ``entry_vectors``, searched in memory.
 
 This Python's ``sqlite3`` cannot load extensions (no ``sqlite-vec``), so the vectors are rows
-of their own table and the search is a matrix product over a memory-resident, unit-normalised
-numpy matrix (100,000 x 768 float32 is ~300 MB and one product of a few ms). Every entry has a
+of their own table and the search runs over a memory-resident, unit-normalised numpy matrix:
+exact (one matrix product) below ``FAST_FROM_ROWS`` rows; above, sign codes pick candidates
+that are rescored exactly (:mod:`securellm.mcp.knowledge.quantised`). Every entry has a
 row here from the moment it is saved: ``vector IS NULL`` is the *pending* marker (set by
 triggers on insert and on a change of title or content), so entries saved while no embedding
 model answers are embedded later. ``seq`` grows with every change, so a process brings its
@@ -19,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from securellm.core.sqlite import write_transaction
+from securellm.mcp.knowledge.quantised import Codes, candidate_rows, sign_codes
 
 _NEXT_SEQ = "(SELECT coalesce(max(seq), 0) + 1 FROM entry_vectors)"
 VECTOR_SCHEMA: tuple[str, ...] = (
@@ -45,6 +47,8 @@ VECTOR_SCHEMA: tuple[str, ...] = (
 )
 
 Matrix = npt.NDArray[np.float32]
+FAST_FROM_ROWS = 20_000  # below this, exact search is a few ms and is kept
+CANDIDATES = 2_000  # rows the sign codes pick for exact rescoring (recall in the benchmark)
 
 
 def ensure_vector_schema(conn: sqlite3.Connection) -> None:
@@ -103,8 +107,13 @@ def store_vectors(
 class VectorIndex:
     """The vectors of one model, held in memory and refreshed from ``seq`` on each search."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(
+        self, model: str, fast_from: int = FAST_FROM_ROWS, candidates: int = CANDIDATES
+    ) -> None:
         self.model = model
+        self.fast_from = fast_from
+        self.candidates = candidates
+        self._codes: Codes | None = None
         self._lock = threading.Lock()
         self._ids: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._matrix: Matrix = np.zeros((0, 0), dtype=np.float32)
@@ -118,7 +127,8 @@ class VectorIndex:
     @property
     def nbytes(self) -> int:
         """Memory held by the matrix (allocated rows included)."""
-        return int(self._matrix.nbytes + self._ids.nbytes)
+        codes = 0 if self._codes is None else self._codes.nbytes
+        return int(self._matrix.nbytes + self._ids.nbytes + codes)
 
     def refresh(self, conn: sqlite3.Connection, max_rows: int = -1) -> int:
         """Read the rows changed since the last refresh (all of them the first time), at most
@@ -137,6 +147,23 @@ class VectorIndex:
                     self._put(int(entry_id), np.frombuffer(blob, dtype=np.float32))
             return len(rows)
 
+    def switch(self, model: str) -> None:
+        """Hold the vectors of ``model`` from now on (none until the next refresh reads them)."""
+        with self._lock:
+            if model == self.model:
+                return
+            self.model = model
+            self._rows.clear()
+            self._matrix = np.zeros((0, 0), dtype=np.float32)
+            self._ids = np.zeros(0, dtype=np.int64)
+            self._size = self._seq = 0
+            self._codes = None
+
+    def put(self, entry_id: int, vector: Matrix) -> None:
+        """Hold ``vector`` for ``entry_id`` (what :meth:`refresh` does for each row read)."""
+        with self._lock:
+            self._put(entry_id, vector)
+
     def forget(self, entry_ids: set[int]) -> None:
         """Leave out entries found to be gone (deleted rows leave no ``seq`` behind)."""
         with self._lock:
@@ -144,17 +171,32 @@ class VectorIndex:
                 self._drop(entry_id)
 
     def nearest(self, query: Matrix, k: int) -> list[tuple[int, float]]:
-        """The ``k`` entries with the highest cosine similarity to ``query``, best first."""
+        """The ``k`` entries with the highest cosine similarity to ``query``, best first.
+
+        Scores are exact; from ``fast_from`` rows on, the rows scored are the ``candidates``
+        nearest by sign code (see :mod:`securellm.mcp.knowledge.quantised`)."""
         with self._lock:
             if not self._rows or query.shape[-1] != self._matrix.shape[1]:
                 return []
             unit = _normalise(query.astype(np.float32).reshape(-1))
-            scores = self._matrix[: self._size] @ unit
-            scores[self._ids[: self._size] < 0] = -np.inf
-            k = min(k, len(self._rows))
+            rows = self._fast_rows(unit, k)
+            matrix = self._matrix[: self._size] if rows is None else self._matrix[rows]
+            scores = matrix @ unit
+            ids = self._ids[: self._size] if rows is None else self._ids[rows]
+            scores[ids < 0] = -np.inf
+            k = min(k, len(self._rows), len(scores))
             top = np.argpartition(-scores, k - 1)[:k]
             top = top[np.argsort(-scores[top])]
-            return [(int(self._ids[i]), float(scores[i])) for i in top]
+            return [(int(ids[i]), float(scores[i])) for i in top if ids[i] >= 0]
+
+    def _fast_rows(self, unit: Matrix, k: int) -> npt.NDArray[np.intp] | None:
+        """The rows to rescore, or ``None`` for all of them (a small index: exact search)."""
+        n = max(self.candidates, 4 * k)
+        if self._size < self.fast_from or n >= self._size:
+            return None
+        if self._codes is None:
+            self._codes = sign_codes(self._matrix)
+        return candidate_rows(self._codes, unit, self._size, n)
 
     def _put(self, entry_id: int, vector: Matrix) -> None:
         if self._matrix.shape[1] != vector.shape[0]:
@@ -163,6 +205,7 @@ class VectorIndex:
             self._matrix = np.zeros((max(1024, 2 * self._size), vector.shape[0]), np.float32)
             self._ids = np.full(self._matrix.shape[0], -1, dtype=np.int64)
             self._size = 0
+            self._codes = None
         row = self._rows.get(entry_id)
         if row is None:
             if self._size == self._matrix.shape[0]:
@@ -171,6 +214,8 @@ class VectorIndex:
             self._rows[entry_id] = row
         self._matrix[row] = _normalise(vector)
         self._ids[row] = entry_id
+        if self._codes is not None:
+            self._codes[:, row] = sign_codes(self._matrix[row : row + 1])[:, 0]
 
     def _drop(self, entry_id: int) -> None:
         row = self._rows.pop(entry_id, None)
@@ -181,6 +226,7 @@ class VectorIndex:
         extra = self._matrix.shape[0]
         self._matrix = np.vstack([self._matrix, np.zeros_like(self._matrix)])
         self._ids = np.concatenate([self._ids, np.full(extra, -1, dtype=np.int64)])
+        self._codes = None  # rebuilt for the larger matrix at the next fast search
 
 
 def _normalise(vector: Matrix) -> Matrix:

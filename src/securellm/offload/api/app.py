@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from securellm.core.config import Settings
-from securellm.offload.api import logs, openapi, routes, status
+from securellm.offload.api import embeddings, logs, openapi, routes, status
 from securellm.offload.api.errors import http_error, offload_error, unexpected_error
 from securellm.offload.api.limits import BodyLimit
 from securellm.offload.api.upstream import passthrough
@@ -45,6 +45,7 @@ def create_app(settings: Settings, *, scan_on_start: bool = True) -> Starlette:
             Route("/v1/models", routes.openai_models, methods=["GET"]),
             Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
             Route("/v1/completions", routes.completions, methods=["POST"]),
+            Route("/v1/embeddings", embeddings.embeddings, methods=["POST"]),
             Route("/tokenize", routes.tokenize_text, methods=["POST"]),
             Route("/models", routes.list_models, methods=["GET"]),
             Route("/models/scan", routes.scan_models, methods=["POST"]),

@@ -117,10 +117,25 @@ def _check_prompt(payload: dict[str, Any]) -> None:
         raise BadRequest("'prompt' must not be empty")
 
 
+def check_embedding_input(payload: dict[str, Any]) -> None:
+    """``input``: a non-empty string or a non-empty list of them (OpenAI's text forms)."""
+    value = payload.get("input")
+    texts = [value] if isinstance(value, str) else value
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        raise BadRequest("'input' is required and must be a string or a list of strings")
+    if not texts or not all(t.strip() for t in texts):
+        raise BadRequest("'input' must not be empty")
+    if payload.get("encoding_format", "float") not in ("float", "base64"):
+        raise BadRequest("'encoding_format' must be 'float' or 'base64'")
+
+
 def check_inference(payload: dict[str, Any], path: str) -> None:
-    """What the model server needs: chat ``messages`` (objects), a completion's ``prompt``."""
+    """What the model server needs: chat ``messages`` (objects), a completion's ``prompt``,
+    an embedding's ``input``."""
     if path == "/chat/completions":
         _check_messages(payload)
+    elif path == "/embeddings":
+        check_embedding_input(payload)
     else:
         _check_prompt(payload)
     _check_types(payload)

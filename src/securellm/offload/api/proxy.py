@@ -124,7 +124,9 @@ async def forward(service: OffloadService, request: Request, path: str) -> Respo
     payload["model"] = slot.server.upstream_model
     streaming = False
     try:
-        lease.upstream = await _post(service, slot.server.base_url + path, payload, model_id)
+        lease.upstream = await post_upstream(
+            service, slot.server.base_url + path, payload, model_id
+        )
         status = lease.upstream.status
         service.metrics.requests.labels(model_id, str(status)).inc()
         streaming = bool(payload.get("stream")) and status == 200
@@ -142,7 +144,7 @@ async def forward(service: OffloadService, request: Request, path: str) -> Respo
             lease.close()
 
 
-async def _post(
+async def post_upstream(
     service: OffloadService, url: str, payload: dict[str, Any], model_id: str
 ) -> aiohttp.ClientResponse:
     try:
@@ -160,13 +162,13 @@ async def _whole(upstream: aiohttp.ClientResponse, model_id: str) -> Response:
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise BackendError(f"model server for {model_id!r} failed: {type(exc).__name__}") from exc
     if upstream.status >= 400:
-        return _upstream_error(upstream.status, data)
+        return upstream_error(upstream.status, data)
     return Response(
         _rename(data, model_id), status_code=upstream.status, media_type="application/json"
     )
 
 
-def _upstream_error(status: int, data: bytes) -> Response:
+def upstream_error(status: int, data: bytes) -> Response:
     """A model server's error: its 4xx as it is, its 5xx as 502 (the fault is behind us)."""
     status = 502 if status >= 500 else status
     try:

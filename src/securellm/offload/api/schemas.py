@@ -72,6 +72,27 @@ class ModeRequest(OpenModel):
     mode: Literal["build", "local"]
 
 
+class EmbeddingRequest(OpenModel):
+    """Body of ``POST /v1/embeddings`` (OpenAI's)."""
+
+    model: str = Field(min_length=1, description="a registry id (see GET /models)")
+    input: str | list[str] = Field(description="not empty")
+    encoding_format: Literal["float", "base64"] | None = None
+
+
+class Embedding(OpenModel):
+    object: Literal["embedding"]
+    index: int
+    embedding: list[float] | str = Field(description="floats, or float32 base64 when asked")
+
+
+class EmbeddingList(OpenModel):
+    object: Literal["list"]
+    model: str
+    data: list[Embedding]
+    usage: dict[str, int]
+
+
 class TokenizeRequest(OpenModel):
     """Body of ``POST /tokenize`` (llama.cpp's own shape, with our model id)."""
 
