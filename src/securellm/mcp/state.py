@@ -24,4 +24,4 @@ class ServerState:
     cache: TtlLruCache
     stack: StackClient
     sync_dir: Path | None = None
-    semantic: Semantic | None = None  # hybrid search, when [knowledge] embedding_model is set
+    semantic: Semantic | None = None  # hybrid search unless [knowledge] embedding_model is "off"
