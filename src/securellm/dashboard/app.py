@@ -11,7 +11,7 @@ from starlette.staticfiles import StaticFiles
 
 from securellm.core.config import Settings
 from securellm.dashboard.headers import SecurityHeaders
-from securellm.dashboard.pages import overview, signin
+from securellm.dashboard.pages import audit, overview, signin
 from securellm.dashboard.session import SessionRequired, Sessions, session_required
 
 STATIC = Path(__file__).parent / "static"
@@ -27,7 +27,7 @@ class Dashboard:
 
 
 def page_routes() -> list[BaseRoute]:
-    return [*signin.routes, *overview.routes]
+    return [*signin.routes, *overview.routes, *audit.routes]
 
 
 def mount(settings: Settings) -> Mount:

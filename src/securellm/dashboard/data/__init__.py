@@ -1,0 +1,1 @@
+"""Data gathering for the dashboard's pages (handlers stay thin)."""

@@ -1,0 +1,110 @@
+"""The audit page: filters, pages, one record's detail, bad input as a clear 400/404."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx2 as httpx
+
+from support.gateway import MASTER
+
+ADMIN = {"authorization": f"Bearer {MASTER}"}
+ROW = re.compile(r'<tr class="audit-row">(.*?)</tr>', re.S)
+DETAIL = re.compile(r'href="/ui/audit/(\d+)"')
+
+
+def chat(client: httpx.Client, model: str) -> None:
+    """A request the gateway refuses (no such model) but still audits."""
+    client.post(
+        "/v1/chat/completions",
+        json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
+        headers=ADMIN,
+    )
+
+
+def fill(client: httpx.Client, models: list[str]) -> None:
+    for model in models:
+        chat(client, model)
+    wait_for(client, len(models))
+
+
+def wait_for(client: httpx.Client, count: int) -> None:
+    """Until the index holds ``count`` chat records (the writer inserts in batches)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rows = client.get("/admin/audit", params={"limit": 1000}, headers=ADMIN).json()["data"]
+        if sum(1 for r in rows if r["endpoint"] == "chat") >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the audit index never caught up")
+
+
+def rows(html: str) -> list[str]:
+    return ROW.findall(html)
+
+
+def test_table_lists_records_newest_first(ui: tuple[httpx.Client, str]) -> None:
+    client, _ = ui
+    fill(client, ["alpha", "beta"])
+    reply = client.get("/ui/audit")
+    assert reply.status_code == 200
+    chats = [r for r in rows(reply.text) if ">chat<" in r]
+    assert ["beta" in chats[0], "alpha" in chats[1]] == [True, True]
+
+
+def test_model_filter_shows_only_matching_rows(ui: tuple[httpx.Client, str]) -> None:
+    client, _ = ui
+    fill(client, ["alpha", "beta", "alpha"])
+    found = rows(client.get("/ui/audit", params={"model": "alpha"}).text)
+    assert len(found) == 2
+    assert all('class="model">alpha<' in r for r in found)
+
+
+def test_status_filter_shows_only_matching_rows(ui: tuple[httpx.Client, str]) -> None:
+    client, _ = ui
+    fill(client, ["alpha"])
+    statuses = {
+        re.search(r'class="status">(\d+)<', r).group(1) for r in rows(client.get("/ui/audit").text)
+    }  # type: ignore[union-attr]
+    for status in statuses:
+        found = rows(client.get("/ui/audit", params={"status": status}).text)
+        assert found and all(f'class="status">{status}<' in r for r in found)
+
+
+def test_pages_follow_the_older_link_without_repeats(ui: tuple[httpx.Client, str]) -> None:
+    client, _ = ui
+    fill(client, [f"m{i}" for i in range(55)])
+    first = client.get("/ui/audit", params={"outcome": "refused"})
+    ids = DETAIL.findall(first.text)
+    link = re.search(r'rel="next" href="([^"]+)"', first.text)
+    assert len(ids) == 50 and link is not None
+    second = client.get(link.group(1).replace("&amp;", "&"))
+    more = DETAIL.findall(second.text)
+    assert more and not set(ids) & set(more)
+
+
+def test_bad_filter_is_a_400_page_that_says_why(ui: tuple[httpx.Client, str]) -> None:
+    client, _ = ui
+    for params in ({"status": "abc"}, {"since": "yesterday-ish"}, {"before": "-1"}):
+        reply = client.get("/ui/audit", params=params)
+        assert reply.status_code == 400
+        assert 'role="alert"' in reply.text
+
+
+def test_detail_shows_the_index_row_and_its_journal_record(ui: tuple[httpx.Client, str]) -> None:
+    client, _ = ui
+    fill(client, ["alpha"])
+    row_id = DETAIL.findall(client.get("/ui/audit", params={"model": "alpha"}).text)[0]
+    reply = client.get(f"/ui/audit/{row_id}")
+    assert reply.status_code == 200
+    assert '"prev_hash"' in reply.text and '"model": "alpha"' in reply.text
+    assert "Content was not logged" in reply.text
+
+
+def test_unknown_record_is_a_404_page(ui: tuple[httpx.Client, str]) -> None:
+    client, _ = ui
+    for row_id in ("999999", "abc", "9" * 40):
+        reply = client.get(f"/ui/audit/{row_id}")
+        assert reply.status_code == 404
+        assert "No such audit record" in reply.text
