@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import time
 
 import httpx2 as httpx
+import orjson
 
 from support.gateway import MASTER
 
@@ -108,3 +111,36 @@ def test_unknown_record_is_a_404_page(ui: tuple[httpx.Client, str]) -> None:
         reply = client.get(f"/ui/audit/{row_id}")
         assert reply.status_code == 404
         assert "No such audit record" in reply.text
+
+
+def test_jsonl_export_streams_every_matching_record(ui: tuple[httpx.Client, str]) -> None:
+    client, _ = ui
+    fill(client, [f"m{i}" for i in range(60)] + ["alpha"])
+    reply = client.get("/ui/audit/export.jsonl", params={"outcome": "refused"})
+    assert reply.status_code == 200
+    assert reply.headers["content-disposition"] == 'attachment; filename="audit.jsonl"'
+    models = [orjson.loads(line)["model"] for line in reply.content.splitlines()]
+    assert len(models) == 61 and "alpha" in models
+
+
+def test_csv_export_has_the_columns_and_only_matching_rows(ui: tuple[httpx.Client, str]) -> None:
+    client, _ = ui
+    fill(client, ["alpha", "beta"])
+    reply = client.get("/ui/audit/export.csv", params={"model": "beta"})
+    assert reply.headers["content-disposition"] == 'attachment; filename="audit.csv"'
+    table = list(csv.DictReader(io.StringIO(reply.text)))
+    assert [row["model"] for row in table] == ["beta"]
+
+
+def test_csv_export_defuses_cells_that_look_like_formulas(ui: tuple[httpx.Client, str]) -> None:
+    client, _ = ui
+    fill(client, ["=HYPERLINK(1)", "@evil", "-2+3"])
+    table = list(csv.DictReader(io.StringIO(client.get("/ui/audit/export.csv").text)))
+    models = {row["model"] for row in table if row["endpoint"] == "chat"}
+    assert models == {"'=HYPERLINK(1)", "'@evil", "'-2+3"}
+
+
+def test_export_with_a_bad_filter_is_a_400(ui: tuple[httpx.Client, str]) -> None:
+    client, _ = ui
+    assert client.get("/ui/audit/export.csv", params={"status": "x"}).status_code == 400
+    assert client.get("/ui/audit/export.xml").status_code == 404

@@ -28,6 +28,7 @@ class AuditPage:
     rows: list[dict[str, Any]]
     form: dict[str, str]
     next_url: str | None
+    query: str = ""  # the filters as a query string (for the export links)
 
 
 def _form(params: dict[str, str]) -> dict[str, str]:
@@ -88,7 +89,7 @@ async def audit_page(state: GatewayState, params: dict[str, str]) -> AuditPage:
     if len(rows) > PAGE_SIZE:
         rows = rows[:PAGE_SIZE]
         next_url = "/ui/audit?" + urlencode({**form, "before": rows[-1]["id"]})
-    return AuditPage(rows=rows, form=form, next_url=next_url)
+    return AuditPage(rows=rows, form=form, next_url=next_url, query=urlencode(form))
 
 
 def journal_record(directory: Path, row: dict[str, Any]) -> dict[str, Any] | None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from securellm.dashboard.data.audit import FIELDS, BadFilter, audit_page, audit_record
+from securellm.dashboard.data.audit import (
+    FIELDS,
+    BadFilter,
+    audit_filter,
+    audit_page,
+    audit_record,
+)
+from securellm.dashboard.data.audit_export import export_csv, export_jsonl
 from securellm.dashboard.render import page
 from securellm.dashboard.session import require_session
 from securellm.gateway.state import gateway_state
@@ -78,7 +86,39 @@ async def audit_detail(request: Request) -> Response:
     )
 
 
+async def audit_export(request: Request) -> Response:
+    """``export.jsonl`` / ``export.csv``: every row the filters match, streamed."""
+    session = await require_session(request)
+    params = dict(request.query_params)
+    params.pop("before", None)
+    kind = request.path_params["kind"]
+    if kind not in ("csv", "jsonl"):
+        return page(request, "audit_missing.html", session, active="audit", status=404, row_id=kind)
+    state = gateway_state(request)
+    try:
+        flt = replace(await audit_filter(state, params), limit=None)
+    except BadFilter as exc:
+        form = {name: params.get(name, "") for name in FIELDS}
+        return page(
+            request,
+            "audit.html",
+            session,
+            active="audit",
+            audit_time=audit_time,
+            status=400,
+            error=str(exc),
+            rows=[],
+            form=form,
+            next_url=None,
+        )
+    body = export_csv(state, flt) if kind == "csv" else export_jsonl(state, flt)
+    media = "text/csv; charset=utf-8" if kind == "csv" else "application/x-ndjson"
+    disposition = f'attachment; filename="audit.{kind}"'
+    return StreamingResponse(body, media_type=media, headers={"content-disposition": disposition})
+
+
 routes = [
     Route("/audit", audit_list, methods=["GET"]),
+    Route("/audit/export.{kind:str}", audit_export, methods=["GET"]),
     Route("/audit/{row_id}", audit_detail, methods=["GET"]),
 ]
