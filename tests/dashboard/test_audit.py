@@ -5,42 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 
 import httpx2 as httpx
 import orjson
 
-from support.gateway import MASTER
+from support.dashboard_audit import fill
 
-ADMIN = {"authorization": f"Bearer {MASTER}"}
 ROW = re.compile(r'<tr class="audit-row">(.*?)</tr>', re.S)
 DETAIL = re.compile(r'href="/ui/audit/(\d+)"')
-
-
-def chat(client: httpx.Client, model: str) -> None:
-    """A request the gateway refuses (no such model) but still audits."""
-    client.post(
-        "/v1/chat/completions",
-        json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
-        headers=ADMIN,
-    )
-
-
-def fill(client: httpx.Client, models: list[str]) -> None:
-    for model in models:
-        chat(client, model)
-    wait_for(client, len(models))
-
-
-def wait_for(client: httpx.Client, count: int) -> None:
-    """Until the index holds ``count`` chat records (the writer inserts in batches)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        rows = client.get("/admin/audit", params={"limit": 1000}, headers=ADMIN).json()["data"]
-        if sum(1 for r in rows if r["endpoint"] == "chat") >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the audit index never caught up")
 
 
 def rows(html: str) -> list[str]:
