@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
+from pathlib import Path
 
 import httpx2 as httpx
 import orjson
@@ -116,3 +118,40 @@ def test_export_with_a_bad_filter_is_a_400(ui: tuple[httpx.Client, str]) -> None
     client, _ = ui
     assert client.get("/ui/audit/export.csv", params={"status": "x"}).status_code == 400
     assert client.get("/ui/audit/export.xml").status_code == 404
+
+
+def verify_until_done(client: httpx.Client, csrf: str) -> str:
+    started = client.post("/ui/api/audit/verify", headers={"x-csrf-token": csrf})
+    assert started.status_code in (202, 409)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = client.get("/ui/api/audit/verify").text
+        if "Verifying" not in text and "No verification" not in text:
+            return text
+        time.sleep(0.05)
+    raise AssertionError("the verification never finished")
+
+
+def test_verify_reports_an_intact_chain(ui: tuple[httpx.Client, str]) -> None:
+    client, csrf = ui
+    fill(client, ["alpha", "beta"])
+    assert "Chain intact" in verify_until_done(client, csrf)
+
+
+def test_verify_reports_a_tampered_record_at_its_line(
+    ui: tuple[httpx.Client, str], tmp_path: Path
+) -> None:
+    client, csrf = ui
+    fill(client, ["alpha", "beta"])
+    path = max((tmp_path / "log" / "audit").glob("audit-*.jsonl"))
+    content = path.read_bytes().splitlines(keepends=True)
+    line = next(i for i, raw in enumerate(content) if b'"model":"beta"' in raw)
+    content[line] = content[line].replace(b'"model":"beta"', b'"model":"bett"')
+    path.write_bytes(b"".join(content))
+    text = verify_until_done(client, csrf)
+    assert f"{path.name} line {line + 1} (edited" in text
+
+
+def test_verify_needs_the_csrf_token(ui: tuple[httpx.Client, str]) -> None:
+    client, _ = ui
+    assert client.post("/ui/api/audit/verify").status_code == 403

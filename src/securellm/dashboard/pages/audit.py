@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from securellm.dashboard.data.audit import (
@@ -17,7 +17,8 @@ from securellm.dashboard.data.audit import (
     audit_record,
 )
 from securellm.dashboard.data.audit_export import export_csv, export_jsonl
-from securellm.dashboard.render import page
+from securellm.dashboard.data.audit_verify import Verification
+from securellm.dashboard.render import page, templates
 from securellm.dashboard.session import require_session
 from securellm.gateway.state import gateway_state
 
@@ -37,6 +38,7 @@ async def audit_list(request: Request) -> Response:
             request,
             "audit.html",
             session,
+            verification=verification_of(request),
             active="audit",
             audit_time=audit_time,
             status=400,
@@ -49,6 +51,7 @@ async def audit_list(request: Request) -> Response:
         request,
         "audit.html",
         session,
+        verification=verification_of(request),
         active="audit",
         audit_time=audit_time,
         error=None,
@@ -103,6 +106,7 @@ async def audit_export(request: Request) -> Response:
             request,
             "audit.html",
             session,
+            verification=verification_of(request),
             active="audit",
             audit_time=audit_time,
             status=400,
@@ -117,7 +121,38 @@ async def audit_export(request: Request) -> Response:
     return StreamingResponse(body, media_type=media, headers={"content-disposition": disposition})
 
 
+def verification_of(request: Request) -> Verification:
+    """The dashboard app's one verification (kept on its state: one run at a time)."""
+    state = request.app.state
+    if not hasattr(state, "audit_verification"):
+        state.audit_verification = Verification()
+    found: Verification = state.audit_verification
+    return found
+
+
+async def verify_start(request: Request) -> Response:
+    await require_session(request)
+    settings = gateway_state(request).settings
+    key = settings.audit.hmac_key
+    started = verification_of(request).start(
+        settings.audit_dir, key.get_secret_value().encode() if key else None
+    )
+    return verify_fragment_response(request, 202 if started else 409)
+
+
+async def verify_fragment(request: Request) -> Response:
+    await require_session(request)
+    return verify_fragment_response(request, 200)
+
+
+def verify_fragment_response(request: Request, status: int) -> Response:
+    html = templates.get_template("audit_verify.html").render(verification=verification_of(request))
+    return HTMLResponse(html, status_code=status)
+
+
 routes = [
+    Route("/api/audit/verify", verify_fragment, methods=["GET"]),
+    Route("/api/audit/verify", verify_start, methods=["POST"]),
     Route("/audit", audit_list, methods=["GET"]),
     Route("/audit/export.{kind:str}", audit_export, methods=["GET"]),
     Route("/audit/{row_id}", audit_detail, methods=["GET"]),
