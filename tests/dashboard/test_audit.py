@@ -155,3 +155,9 @@ def test_verify_reports_a_tampered_record_at_its_line(
 def test_verify_needs_the_csrf_token(ui: tuple[httpx.Client, str]) -> None:
     client, _ = ui
     assert client.post("/ui/api/audit/verify").status_code == 403
+
+
+def test_verify_from_the_plain_form_returns_to_the_page(ui: tuple[httpx.Client, str]) -> None:
+    client, csrf = ui
+    reply = client.post("/ui/api/audit/verify", data={"csrf_token": csrf})
+    assert (reply.status_code, reply.headers["location"]) == (303, "/ui/audit")

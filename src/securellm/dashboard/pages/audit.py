@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from securellm.dashboard.data.audit import (
@@ -137,6 +137,8 @@ async def verify_start(request: Request) -> Response:
     started = verification_of(request).start(
         settings.audit_dir, key.get_secret_value().encode() if key else None
     )
+    if "x-csrf-token" not in request.headers:  # the plain form (no JavaScript): back to the page
+        return RedirectResponse("/ui/audit", status_code=303)
     return verify_fragment_response(request, 202 if started else 409)
 
 
