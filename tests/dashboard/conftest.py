@@ -30,9 +30,12 @@ def ui(gateway_url: str) -> Iterator[tuple[httpx.Client, str]]:
         yield client, sign_in(client)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium for the whole run (each test opens its own context)."""
+    """One headless Chromium per test module (each test opens its own context).
+
+    Not per session: Playwright's sync API keeps an event loop running on the main thread
+    while it is open, and the asyncio tests of later modules could not start theirs."""
     with chromium() as instance:
         yield instance
 

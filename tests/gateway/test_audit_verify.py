@@ -230,3 +230,10 @@ async def test_failed_write_keeps_the_unwritten_records_and_the_chain(
     assert records[2]["event_type"] == "audit.repair"
     assert report.records == 5
     assert [e.line for e in report.ends] == [6]
+
+
+async def test_progress_is_called_once_per_record_checked(tmp_path: Path) -> None:
+    await write_records(tmp_path, 7)
+    seen: list[int] = []
+    report = verify_directory(tmp_path, progress=seen.append)
+    assert report.ok and sum(seen) == report.records == 7

@@ -10,7 +10,6 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from securellm.core.config import Settings
-from securellm.dashboard.data.verify_job import VerifyJob
 from securellm.dashboard.headers import SecurityHeaders
 from securellm.dashboard.pages import audit, knowledge, models, overview, signin
 from securellm.dashboard.session import SessionRequired, Sessions, session_required
@@ -25,7 +24,6 @@ class Dashboard:
         self.settings = settings
         self.secure_cookies = settings.gateway.tls_cert_file is not None
         self.sessions = Sessions()
-        self.verify = VerifyJob()
 
 
 def page_routes() -> list[BaseRoute]:

@@ -1,125 +1,119 @@
-"""The audit page's data: filters read from a query string, pages of records, exports.
-
-Everything goes through :mod:`securellm.gateway.audit.query` (the admin API's own search).
-"""
+"""The audit page's data: filters from a query string, one page of rows, one record."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, get_args
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import orjson
 
-from securellm.gateway.audit.query import (
-    COLUMNS,
-    AuditFilter,
-    csv_header,
-    csv_line,
-    jsonl,
-    parse_time,
-    query,
-    stream_rows,
-)
-from securellm.gateway.context import Outcome
-from securellm.gateway.keys import KeyNotFound, KeyStore
+from securellm.gateway.audit.query import AuditFilter, one, page, parse_time
+from securellm.gateway.keys import KeyNotFound
+from securellm.gateway.state import GatewayState
 
 PAGE_SIZE = 50
+MAX_INT = 2**63 - 1
 FIELDS = ("since", "until", "key", "model", "provider", "status", "outcome")
-OUTCOMES = get_args(Outcome)
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class BadFilter(ValueError):
-    """A filter value that cannot be used; ``field`` names it for the form."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+    """A filter value the page cannot use (shown to the user with a 400)."""
 
 
 @dataclass(frozen=True)
-class AuditView:
-    """The filter as typed (to fill the form back in) and as the query runs."""
+class AuditPage:
+    rows: list[dict[str, Any]]
+    form: dict[str, str]
+    next_url: str | None
+    query: str = ""  # the filters as a query string (for the export links)
 
-    typed: dict[str, str]
-    flt: AuditFilter
-    before: float | None = None
+
+def _form(params: dict[str, str]) -> dict[str, str]:
+    return {name: params[name].strip() for name in FIELDS if params.get(name, "").strip()}
 
 
-def _time(name: str, value: str) -> float:
+def _time(form: dict[str, str], name: str) -> float | None:
+    if name not in form:
+        return None
     try:
-        moment = parse_time(value)
+        moment = parse_time(form[name])
     except ValueError as exc:
-        raise BadFilter(name, str(exc)) from None
+        raise BadFilter(f"{name}: {exc}") from None
     if not math.isfinite(moment):
-        raise BadFilter(name, f"{name} must be a finite time")
+        raise BadFilter(f"{name} must be a finite time")
     return moment
 
 
-def _status(value: str) -> int:
-    if not (value.isascii() and value.isdigit() and 100 <= int(value) <= 599):
-        raise BadFilter("status", "status must be an HTTP status code from 100 to 599")
+def _int(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_INT:
+        raise BadFilter(f"{name} must be a whole number")
     return int(value)
 
 
-async def read_view(params: Mapping[str, str], keys: KeyStore) -> AuditView:
-    """The filter in ``params`` (empty fields ignored); :class:`BadFilter` when unusable."""
-    typed = {name: params.get(name, "").strip() for name in FIELDS}
-    given = {name: value for name, value in typed.items() if value}
-    if "outcome" in given and given["outcome"] not in OUTCOMES:
-        raise BadFilter("outcome", f"outcome must be one of {', '.join(OUTCOMES)}")
-    flt = AuditFilter(
-        since=_time("since", given["since"]) if "since" in given else None,
-        until=_time("until", given["until"]) if "until" in given else None,
-        model=given.get("model"),
-        provider=given.get("provider"),
-        status=_status(given["status"]) if "status" in given else None,
-        outcome=given.get("outcome"),
-        limit=PAGE_SIZE + 1,
+async def _key_id(state: GatewayState, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return (await state.keys.get(value)).id
+    except KeyNotFound:
+        return value
+
+
+async def audit_filter(state: GatewayState, params: dict[str, str]) -> AuditFilter:
+    """The filter a query string asks for; :class:`BadFilter` for a value it cannot use."""
+    form = _form(params)
+    return AuditFilter(
+        since=_time(form, "since"),
+        until=_time(form, "until"),
+        key=await _key_id(state, form.get("key")),
+        model=form.get("model"),
+        provider=form.get("provider"),
+        status=_int(form.get("status"), "status"),
+        outcome=form.get("outcome"),
+        limit=PAGE_SIZE,
+        before=_int(params.get("before"), "before"),
     )
-    if "key" in given:
-        try:
-            flt = replace(flt, key=(await keys.get(given["key"])).id)
-        except KeyNotFound:
-            flt = replace(flt, key_name=given["key"])  # a key since deleted: its recorded name
-    before = params.get("before")
-    return AuditView(typed, flt, _time("before", before) if before else None)
 
 
-async def page_of(
-    engine: AsyncEngine, view: AuditView
-) -> tuple[list[dict[str, Any]], float | None]:
-    """One page, newest first, and the ``before`` of the next (older) page if there is one."""
-    flt = view.flt
-    if view.before is not None:
-        flt = replace(flt, until=min(view.before, flt.until or view.before))
-    rows = await query(engine, flt)
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    return rows, (rows[-1]["ts"] if more and rows else None)
+async def audit_page(state: GatewayState, params: dict[str, str]) -> AuditPage:
+    """One page of matching rows, newest first, and the link to the next one."""
+    flt = await audit_filter(state, params)
+    rows = await page(state.engine, replace(flt, limit=PAGE_SIZE + 1))
+    form = _form(params)
+    next_url = None
+    if len(rows) > PAGE_SIZE:
+        rows = rows[:PAGE_SIZE]
+        next_url = "/ui/audit?" + urlencode({**form, "before": rows[-1]["id"]})
+    return AuditPage(rows=rows, form=form, next_url=next_url, query=urlencode(form))
 
 
-async def record(engine: AsyncEngine, request_id: str) -> list[dict[str, Any]]:
-    """Every index row of one request (a request can have several audit events)."""
-    return await query(engine, AuditFilter(request_id=request_id, limit=20))
+def journal_record(directory: Path, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSONL record an index row points to (its file and line), or ``None``."""
+    name, line = row.get("file"), row.get("line")
+    if not name or not isinstance(line, int) or "/" in name or name.startswith("."):
+        return None
+    path = directory / name
+    if not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if number == line:
+                try:
+                    record: Any = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    return None
+                return record if isinstance(record, dict) else None
+    return None
 
 
-def _safe_cell(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula gets a leading quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
-async def export(engine: AsyncEngine, view: AuditView, fmt: str) -> AsyncIterator[bytes]:
-    """All matching records (no page limit) as JSON lines or CSV."""
-    flt = replace(view.flt, limit=None)
-    if fmt == "csv":
-        yield csv_header().encode()
-    async for row in stream_rows(engine, flt):
-        if fmt == "csv":
-            yield csv_line({k: _safe_cell(row.get(k)) for k in COLUMNS}).encode()
-        else:
-            yield jsonl(row)
+async def audit_record(state: GatewayState, row_id: int) -> tuple[dict[str, Any], Any] | None:
+    """The index row and its journal record, or ``None`` for an unknown id."""
+    row = await one(state.engine, row_id)
+    if row is None:
+        return None
+    return row, journal_record(state.settings.audit_dir, row)

@@ -1,136 +1,161 @@
-"""``/ui/audit``: the audit trail: search, one request's records, export, verification."""
+"""``/ui/audit``: the audit trail, filtered and paged; ``/ui/audit/{id}``: one record."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from securellm.dashboard.data.audit import (
-    OUTCOMES,
-    AuditView,
+    FIELDS,
     BadFilter,
-    export,
-    page_of,
-    read_view,
-    record,
+    audit_filter,
+    audit_page,
+    audit_record,
 )
+from securellm.dashboard.data.audit_export import export_csv, export_jsonl
+from securellm.dashboard.data.audit_verify import Verification
 from securellm.dashboard.render import page, templates
-from securellm.dashboard.session import Session, dashboard_of, require_session
-from securellm.gateway.state import GatewayState, gateway_state
-
-EXPORTS = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+from securellm.dashboard.session import require_session
+from securellm.gateway.state import gateway_state
 
 
-def when(ts: float) -> str:
+def audit_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-async def _view(request: Request, state: GatewayState) -> AuditView:
-    return await read_view(request.query_params, state.keys)
-
-
-def _bad(request: Request, session: Session, exc: BadFilter) -> Response:
-    typed = {name: request.query_params.get(name, "") for name in ("since", "until", "key")}
-    return page(
-        request,
-        "audit.html",
-        session,
-        active="audit",
-        status=400,
-        error=str(exc),
-        error_field=exc.field,
-        typed=typed,
-        rows=[],
-        older=None,
-        outcomes=OUTCOMES,
-        when=when,
-        verify=dashboard_of(request).verify.progress,
-    )
-
-
-async def audit_page(request: Request) -> Response:
+async def audit_list(request: Request) -> Response:
     session = await require_session(request)
-    state = gateway_state(request)
+    params = dict(request.query_params)
     try:
-        view = await _view(request, state)
+        data = await audit_page(gateway_state(request), params)
     except BadFilter as exc:
-        return _bad(request, session, exc)
-    rows, older = await page_of(state.engine, view)
-    query = {k: v for k, v in view.typed.items() if v}
+        form = {name: params.get(name, "") for name in FIELDS}
+        return page(
+            request,
+            "audit.html",
+            session,
+            verification=verification_of(request),
+            active="audit",
+            audit_time=audit_time,
+            status=400,
+            error=str(exc),
+            rows=[],
+            form=form,
+            next_url=None,
+        )
     return page(
         request,
         "audit.html",
         session,
+        verification=verification_of(request),
         active="audit",
-        typed=view.typed,
-        rows=rows,
-        older={**query, "before": repr(older)} if older is not None else None,
-        export_query=query,
-        outcomes=OUTCOMES,
-        when=when,
-        verify=dashboard_of(request).verify.progress,
+        audit_time=audit_time,
+        error=None,
+        rows=data.rows,
+        form=data.form,
+        next_url=data.next_url,
     )
 
 
-async def audit_record(request: Request) -> Response:
+async def audit_detail(request: Request) -> Response:
     session = await require_session(request)
-    request_id = request.path_params["request_id"]
-    rows = await record(gateway_state(request).engine, request_id)
+    raw = request.path_params["row_id"]
+    valid = raw.isascii() and raw.isdigit() and len(raw) < 19
+    found = await audit_record(gateway_state(request), int(raw)) if valid else None
+    if found is None:
+        return page(
+            request,
+            "audit_missing.html",
+            session,
+            active="audit",
+            audit_time=audit_time,
+            status=404,
+            row_id=raw,
+        )
+    row, record = found
     return page(
         request,
-        "audit_record.html",
+        "audit_detail.html",
         session,
         active="audit",
-        status=200 if rows else 404,
-        request_id=request_id,
-        rows=rows,
-        when=when,
+        audit_time=audit_time,
+        row=row,
+        record=record,
+        content=(record or {}).get("content"),
     )
 
 
 async def audit_export(request: Request) -> Response:
+    """``export.jsonl`` / ``export.csv``: every row the filters match, streamed."""
     session = await require_session(request)
-    fmt = request.path_params["fmt"]
+    params = dict(request.query_params)
+    params.pop("before", None)
+    kind = request.path_params["kind"]
+    if kind not in ("csv", "jsonl"):
+        return page(request, "audit_missing.html", session, active="audit", status=404, row_id=kind)
     state = gateway_state(request)
-    if fmt not in EXPORTS:
-        return JSONResponse({"error": {"message": "export as jsonl or csv"}}, status_code=404)
     try:
-        view = await _view(request, state)
+        flt = replace(await audit_filter(state, params), limit=None)
     except BadFilter as exc:
-        return _bad(request, session, exc)
-    name = f"audit-{datetime.now(UTC):%Y%m%dT%H%M%S}.{fmt}"
-    return StreamingResponse(
-        export(state.engine, view, fmt),
-        media_type=EXPORTS[fmt],
-        headers={"content-disposition": f'attachment; filename="{name}"'},
-    )
+        form = {name: params.get(name, "") for name in FIELDS}
+        return page(
+            request,
+            "audit.html",
+            session,
+            verification=verification_of(request),
+            active="audit",
+            audit_time=audit_time,
+            status=400,
+            error=str(exc),
+            rows=[],
+            form=form,
+            next_url=None,
+        )
+    body = export_csv(state, flt) if kind == "csv" else export_jsonl(state, flt)
+    media = "text/csv; charset=utf-8" if kind == "csv" else "application/x-ndjson"
+    disposition = f'attachment; filename="audit.{kind}"'
+    return StreamingResponse(body, media_type=media, headers={"content-disposition": disposition})
 
 
-async def start_verify(request: Request) -> Response:
+def verification_of(request: Request) -> Verification:
+    """The dashboard app's one verification (kept on its state: one run at a time)."""
+    state = request.app.state
+    if not hasattr(state, "audit_verification"):
+        state.audit_verification = Verification()
+    found: Verification = state.audit_verification
+    return found
+
+
+async def verify_start(request: Request) -> Response:
     await require_session(request)
     settings = gateway_state(request).settings
     key = settings.audit.hmac_key
-    dashboard_of(request).verify.start(
+    started = verification_of(request).start(
         settings.audit_dir, key.get_secret_value().encode() if key else None
     )
-    return RedirectResponse("/ui/audit#verify", status_code=303)
+    if "x-csrf-token" not in request.headers:  # the plain form (no JavaScript): back to the page
+        return RedirectResponse("/ui/audit", status_code=303)
+    return verify_fragment_response(request, 202 if started else 409)
 
 
 async def verify_fragment(request: Request) -> Response:
     await require_session(request)
-    html = templates.get_template("_audit_verify.html").render(
-        verify=dashboard_of(request).verify.progress, when=when
-    )
-    return Response(html, media_type="text/html")
+    return verify_fragment_response(request, 200)
+
+
+def verify_fragment_response(request: Request, status: int) -> Response:
+    html = templates.get_template("audit_verify.html").render(verification=verification_of(request))
+    return HTMLResponse(html, status_code=status)
 
 
 routes = [
-    Route("/audit", audit_page, methods=["GET"]),
-    Route("/audit/records/{request_id}", audit_record, methods=["GET"]),
-    Route("/audit/export.{fmt}", audit_export, methods=["GET"]),
-    Route("/audit/verify", start_verify, methods=["POST"]),
     Route("/api/audit/verify", verify_fragment, methods=["GET"]),
+    Route("/api/audit/verify", verify_start, methods=["POST"]),
+    Route("/audit", audit_list, methods=["GET"]),
+    Route("/audit/export.{kind:str}", audit_export, methods=["GET"]),
+    Route("/audit/{row_id}", audit_detail, methods=["GET"]),
 ]

@@ -37,8 +37,9 @@ class AuditFilter:
     outcome: str | None = None
     request_id: str | None = None
     limit: int | None = 100
+    before: int | None = None  # a page cursor: only rows with a smaller index id
 
-    def statement(self) -> Select[Any]:
+    def statement(self, *, with_id: bool = False) -> Select[Any]:
         c = audit_events.c
         conditions: list[Any] = []
         if self.since is not None:
@@ -47,6 +48,8 @@ class AuditFilter:
             conditions.append(c.ts < self.until)
         if self.key is not None:
             conditions.append(c.key_id == self.key)
+        if self.before is not None:
+            conditions.append(c.id < self.before)
         for column, value in (
             (c.key_name, self.key_name),
             (c.model, self.model),
@@ -57,7 +60,10 @@ class AuditFilter:
         ):
             if value is not None:
                 conditions.append(column == value)
-        query = select(*(audit_events.c[name] for name in COLUMNS)).order_by(c.ts.desc())
+        names = ["id", *COLUMNS] if with_id else COLUMNS
+        # Pages go by index id (insertion order), so the "before" cursor never skips a row.
+        order = c.id.desc() if with_id else c.ts.desc()
+        query = select(*(audit_events.c[name] for name in names)).order_by(order)
         if conditions:
             query = query.where(and_(*conditions))
         if self.limit is not None:
@@ -69,6 +75,22 @@ async def query(engine: AsyncEngine, flt: AuditFilter) -> list[dict[str, Any]]:
     async with engine.connect() as conn:
         rows = (await conn.execute(flt.statement())).mappings().all()
     return [{str(k): v for k, v in r.items()} for r in rows]
+
+
+async def page(engine: AsyncEngine, flt: AuditFilter) -> list[dict[str, Any]]:
+    """Like :func:`query`, with each row's index ``id`` (the cursor for the next page)."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(flt.statement(with_id=True))).mappings().all()
+    return [{str(k): v for k, v in r.items()} for r in rows]
+
+
+async def one(engine: AsyncEngine, row_id: int) -> dict[str, Any] | None:
+    """The index row with this ``id``, or ``None``."""
+    c = audit_events.c
+    statement = select(*(c[name] for name in ["id", *COLUMNS])).where(c.id == row_id)
+    async with engine.connect() as conn:
+        row = (await conn.execute(statement)).mappings().first()
+    return None if row is None else {str(k): v for k, v in row.items()}
 
 
 async def stream_rows(engine: AsyncEngine, flt: AuditFilter) -> AsyncIterator[dict[str, Any]]:

@@ -6,6 +6,7 @@ by a crash is accepted only when the ``audit.repair`` record right after it name
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from securellm.gateway.audit.chain import (
     stream_files,
 )
 
+Progress = Callable[[int], None]  # called with each record checked (1)
 Kind = Literal["edited", "deleted", "reordered", "truncated", "unreadable"]
 
 
@@ -87,7 +89,9 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     return rec
 
 
-def _check_file(path: Path, cursor: _Cursor, key: bytes | None, report: Report) -> tuple[int, int]:
+def _check_file(
+    path: Path, cursor: _Cursor, key: bytes | None, report: Report, progress: Progress | None
+) -> tuple[int, int]:
     """Check one file; return its number of lines and the highest record number in it."""
     data = path.read_bytes()
     raw_lines = data.split(b"\n")
@@ -121,6 +125,8 @@ def _check_file(path: Path, cursor: _Cursor, key: bytes | None, report: Report) 
             cursor.prev = None
             continue
         report.records += 1
+        if progress is not None:
+            progress(1)
         in_order = _check_record(path.name, lineno, rec, expected, seqs, cursor, key, report)
         if isinstance(rec["seq"], int):
             expected = max(expected, rec["seq"] + 1)
@@ -250,7 +256,13 @@ def _check_counts(name: str, lines: int, top: int, written: int | None, report: 
         )
 
 
-def verify_stream(directory: Path, stream: int, files: list[Path], key: bytes | None) -> Report:
+def verify_stream(
+    directory: Path,
+    stream: int,
+    files: list[Path],
+    key: bytes | None,
+    progress: Progress | None = None,
+) -> Report:
     """Verify one stream's chain: its files, in order, against its head."""
     report = Report()
     head = Head.load(directory, stream)
@@ -280,7 +292,7 @@ def verify_stream(directory: Path, stream: int, files: list[Path], key: bytes | 
             cursor.prev, cursor.first = None, False
             continue
         report.files += 1
-        lengths[name] = _check_file(present[name], cursor, key, report)
+        lengths[name] = _check_file(present[name], cursor, key, report, progress)
         _check_counts(name, *lengths[name], written.get(name), report)
     if head is not None and head.files is None:
         _check_old_head(head, stream, lengths, report)
@@ -294,11 +306,13 @@ def verify_stream(directory: Path, stream: int, files: list[Path], key: bytes | 
     return report
 
 
-def verify_directory(directory: Path, key: bytes | None = None) -> Report:
-    """Verify every stream's chain under ``directory``."""
+def verify_directory(
+    directory: Path, key: bytes | None = None, progress: Progress | None = None
+) -> Report:
+    """Verify every stream's chain under ``directory``; ``progress(1)`` after each record."""
     report = Report()
     by_stream = stream_files(directory)
     for stream in sorted(by_stream.keys() | head_streams(directory)):
-        report.merge(verify_stream(directory, stream, by_stream.get(stream, []), key))
+        report.merge(verify_stream(directory, stream, by_stream.get(stream, []), key, progress))
     report.problems.sort(key=lambda p: (p.file, p.line))
     return report
