@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx2 as httpx
 
 from support.dashboard import sign_in
+from support.gateway import MASTER
 
 
 def test_a_page_without_a_session_redirects_to_sign_in(gateway_url: str) -> None:
@@ -34,3 +35,28 @@ def test_signing_out_ends_the_session(ui: tuple[httpx.Client, str]) -> None:
     client, csrf = ui
     client.post("/ui/logout", data={"csrf_token": csrf})
     assert client.get("/ui/", follow_redirects=False).status_code == 303
+
+
+def _new_key(gateway_url: str, **spec: object) -> str:
+    reply = httpx.post(
+        f"{gateway_url}/admin/keys",
+        json={"name": "someone", **spec},
+        headers={"authorization": f"Bearer {MASTER}"},
+    )
+    assert reply.status_code == 201, reply.text
+    key: str = reply.json()["key"]
+    return key
+
+
+def test_a_virtual_key_without_the_admin_scope_is_refused_with_401(gateway_url: str) -> None:
+    key = _new_key(gateway_url)
+    reply = httpx.post(f"{gateway_url}/ui/login", data={"key": key})
+    assert reply.status_code == 401
+    assert "cannot sign in" in reply.text
+
+
+def test_an_admin_virtual_key_signs_in(gateway_url: str) -> None:
+    key = _new_key(gateway_url, admin=True)
+    with httpx.Client(base_url=gateway_url) as client:
+        sign_in(client, key)
+        assert "<h1>Overview</h1>" in client.get("/ui/").text
