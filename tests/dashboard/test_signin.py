@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
+from pathlib import Path
+
 import httpx2 as httpx
 
+from securellm.dashboard.session import COOKIE
+from securellm.gateway.app import create_app
+from support.asgi_server import serve_app
 from support.dashboard import sign_in
-from support.gateway import MASTER
+from support.gateway import MASTER, make_settings
 
 
 def test_a_page_without_a_session_redirects_to_sign_in(gateway_url: str) -> None:
@@ -60,3 +67,39 @@ def test_an_admin_virtual_key_signs_in(gateway_url: str) -> None:
     with httpx.Client(base_url=gateway_url) as client:
         sign_in(client, key)
         assert "<h1>Overview</h1>" in client.get("/ui/").text
+
+
+def test_revoking_the_key_ends_its_dashboard_sessions(gateway_url: str) -> None:
+    created = httpx.post(
+        f"{gateway_url}/admin/keys",
+        json={"name": "ops", "admin": True},
+        headers={"authorization": f"Bearer {MASTER}"},
+    ).json()
+    with httpx.Client(base_url=gateway_url) as client:
+        sign_in(client, created["key"])
+        httpx.delete(
+            f"{gateway_url}/admin/keys/{created['id']}",
+            headers={"authorization": f"Bearer {MASTER}"},
+        )
+        assert client.get("/ui/", follow_redirects=False).status_code == 303
+
+
+def test_a_session_works_on_a_second_gateway_sharing_the_database(
+    tmp_path: Path, gateway_url: str
+) -> None:
+    with httpx.Client(base_url=gateway_url) as client:
+        sign_in(client)
+        cookie = client.cookies[COOKIE]
+    with serve_app(create_app(make_settings(tmp_path, []))) as other:
+        reply = httpx.get(f"{other}/ui/", cookies={COOKIE: cookie}, follow_redirects=False)
+    assert reply.status_code == 200
+
+
+def test_the_database_keeps_only_the_hash_of_the_session_id(
+    tmp_path: Path, ui: tuple[httpx.Client, str]
+) -> None:
+    client, _ = ui
+    cookie = client.cookies[COOKIE]
+    with sqlite3.connect(tmp_path / "data" / "gateway.db") as db:
+        stored = [row[0] for row in db.execute("SELECT id_hash FROM dashboard_sessions")]
+    assert stored == [hashlib.sha256(cookie.encode()).hexdigest()]

@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from securellm.core.config import Settings
 from securellm.dashboard.headers import SecurityHeaders
 from securellm.dashboard.pages import overview, signin
-from securellm.dashboard.session import SessionRequired, Sessions, session_required
+from securellm.dashboard.session import SessionRequired, session_required
 
 STATIC = Path(__file__).parent / "static"
 
@@ -23,7 +23,6 @@ class Dashboard:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.secure_cookies = settings.gateway.tls_cert_file is not None
-        self.sessions = Sessions()
 
 
 def page_routes() -> list[BaseRoute]:

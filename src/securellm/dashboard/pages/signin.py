@@ -8,7 +8,13 @@ from starlette.routing import Route
 
 from securellm.core.errors import AuthenticationFailed
 from securellm.dashboard.render import page
-from securellm.dashboard.session import COOKIE, LIFETIME_S, dashboard_of, require_session
+from securellm.dashboard.session import (
+    COOKIE,
+    LIFETIME_S,
+    dashboard_of,
+    require_session,
+    sessions_of,
+)
 from securellm.gateway.state import gateway_state
 
 
@@ -33,7 +39,7 @@ async def signin(request: Request) -> Response:
     if record is None or not record.is_admin:
         error = "That key cannot sign in here (the master key or an admin key is needed)."
         return page(request, "signin.html", None, next=target, error=error, status=401)
-    session = await dashboard_of(request).sessions.open(record.id, record.name)
+    session = await sessions_of(request).open(record.id, record.name)
     reply = RedirectResponse(target, status_code=303)
     reply.set_cookie(
         COOKIE,
@@ -49,7 +55,7 @@ async def signin(request: Request) -> Response:
 
 async def signout(request: Request) -> Response:
     session = await require_session(request)
-    await dashboard_of(request).sessions.close(session.id)
+    await sessions_of(request).close(session.id)
     reply = RedirectResponse("/ui/login", status_code=303)
     reply.delete_cookie(COOKIE, path="/ui")
     return reply
