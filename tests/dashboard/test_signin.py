@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import time
 from pathlib import Path
 
 import httpx2 as httpx
@@ -103,3 +104,24 @@ def test_the_database_keeps_only_the_hash_of_the_session_id(
     with sqlite3.connect(tmp_path / "data" / "gateway.db") as db:
         stored = [row[0] for row in db.execute("SELECT id_hash FROM dashboard_sessions")]
     assert stored == [hashlib.sha256(cookie.encode()).hexdigest()]
+
+
+def test_the_sixth_failed_sign_in_in_a_minute_gets_429_with_retry_after(gateway_url: str) -> None:
+    for _ in range(5):
+        httpx.post(f"{gateway_url}/ui/login", data={"key": "sk-guess"})
+    reply = httpx.post(f"{gateway_url}/ui/login", data={"key": MASTER})
+    assert reply.status_code == 429
+    assert int(reply.headers["retry-after"]) >= 1
+
+
+def test_a_failed_sign_in_is_audited_without_the_key_presented(gateway_url: str) -> None:
+    httpx.post(f"{gateway_url}/ui/login", data={"key": "sk-guess-secret-123"})
+    admin = {"authorization": f"Bearer {MASTER}"}
+    deadline = time.monotonic() + 10
+    records: list[dict[str, object]] = []
+    while not records and time.monotonic() < deadline:
+        body = httpx.get(f"{gateway_url}/admin/audit", params={"status": 401}, headers=admin)
+        records = [r for r in body.json()["data"] if r["endpoint"] == "ui_signin"]
+        time.sleep(0.05)
+    assert len(records) == 1
+    assert "sk-guess-secret-123" not in str(records)

@@ -13,6 +13,7 @@ from securellm.core.config import Settings
 from securellm.dashboard.headers import SecurityHeaders
 from securellm.dashboard.pages import overview, signin
 from securellm.dashboard.session import SessionRequired, session_required
+from securellm.dashboard.signin_throttle import SigninThrottle
 
 STATIC = Path(__file__).parent / "static"
 
@@ -23,6 +24,7 @@ class Dashboard:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.secure_cookies = settings.gateway.tls_cert_file is not None
+        self.signin_throttle = SigninThrottle()
 
 
 def page_routes() -> list[BaseRoute]:
