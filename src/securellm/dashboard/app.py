@@ -11,7 +11,7 @@ from starlette.staticfiles import StaticFiles
 
 from securellm.core.config import Settings
 from securellm.dashboard.headers import SecurityHeaders
-from securellm.dashboard.pages import overview, signin
+from securellm.dashboard.pages import keys, overview, signin
 from securellm.dashboard.session import SessionRequired, session_required
 from securellm.dashboard.signin_throttle import SigninThrottle
 
@@ -28,7 +28,7 @@ class Dashboard:
 
 
 def page_routes() -> list[BaseRoute]:
-    return [*signin.routes, *overview.routes]
+    return [*signin.routes, *overview.routes, *keys.routes]
 
 
 def mount(settings: Settings) -> Mount:
