@@ -165,3 +165,16 @@ def test_a_key_sharing_its_name_answers_to_its_id(config: Path) -> None:
         (key_id,) = db.execute("SELECT id FROM api_keys ORDER BY created_at").fetchone()
     result = keys(config, "revoke", key_id)
     assert result.exit_code == 0 and key_id in result.output
+
+
+def test_create_with_admin_makes_an_admin_key(config: Path) -> None:
+    create(config, "--admin")
+
+    async def found() -> bool:
+        store = store_of(config)
+        try:
+            return (await store.get("laptop")).is_admin
+        finally:
+            await store.engine.dispose()
+
+    assert asyncio.run(found()) is True

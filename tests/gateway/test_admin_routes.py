@@ -203,3 +203,21 @@ def test_invalid_key_spec_is_422(fake_gateway: str, spec: dict[str, Any]) -> Non
 def test_revoking_an_unknown_key_is_404(fake_gateway: str) -> None:
     response = httpx.delete(f"{fake_gateway}/admin/keys/key_nothing", headers=ADMIN)
     assert response.status_code == 404
+
+
+def test_an_admin_key_is_created_as_admin_and_may_manage_keys(fake_gateway: str) -> None:
+    created = create_key(fake_gateway, name="ops", admin=True)
+    headers = {"authorization": f"Bearer {created['key']}"}
+    listed = httpx.get(f"{fake_gateway}/admin/keys", headers=headers)
+    assert created["admin"] is True
+    assert listed.status_code == 200
+
+
+def test_a_key_is_not_admin_unless_asked(fake_gateway: str) -> None:
+    assert create_key(fake_gateway)["admin"] is False
+
+
+def test_an_admin_key_keeps_its_own_rate_limit(fake_gateway: str) -> None:
+    key = create_key(fake_gateway, name="ops", admin=True, rpm=1)["key"]
+    statuses = [chat_with(fake_gateway, key).status_code for _ in range(2)]
+    assert statuses == [200, 429]

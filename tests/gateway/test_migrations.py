@@ -83,7 +83,7 @@ async def test_processes_migrating_one_sqlite_file_at_once_take_turns(tmp_path: 
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     for engine in engines:
         await engine.dispose()
-    assert version == "0003"
+    assert version == "0004"
 
 
 async def test_a_0002_database_gains_stored_responses_and_keeps_its_keys(
@@ -101,3 +101,14 @@ async def test_a_0002_database_gains_stored_responses_and_keeps_its_keys(
     await engine.dispose()
     assert found is not None and found.name == "ci"
     assert stored == {"id": "resp_1", "output": []}
+
+
+async def test_keys_from_before_revision_0004_are_not_admin_keys(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path}/old.db")
+    await old_database(engine)
+    async with engine.begin() as conn:
+        await conn.run_sync(_to, "0003")
+    await upgrade(engine)
+    found = await KeyStore(engine).by_plaintext("key_c")
+    await engine.dispose()
+    assert found is not None and found.is_admin is False

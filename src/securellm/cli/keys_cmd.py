@@ -123,6 +123,9 @@ def create(
     log_content: Annotated[
         bool, typer.Option(help="Record prompts/responses (redacted) in the audit trail.")
     ] = False,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="May use /admin/* and sign in to the dashboard.")
+    ] = False,
 ) -> None:
     """Create a key and print it once: it cannot be shown again."""
     budget_period = _period(period)
@@ -137,6 +140,7 @@ def create(
         budget_period=budget_period,
         expires_at=_expiry(expires),
         log_content=log_content,
+        admin=admin,
     )
     record, plaintext = _with_store(settings, lambda store: store.create(spec))
     _print_secret(f"created key [bold]{record.name}[/] ({record.id})", plaintext)

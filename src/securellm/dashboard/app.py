@@ -11,8 +11,9 @@ from starlette.staticfiles import StaticFiles
 
 from securellm.core.config import Settings
 from securellm.dashboard.headers import SecurityHeaders
-from securellm.dashboard.pages import audit, knowledge, models, overview, signin
-from securellm.dashboard.session import SessionRequired, Sessions, session_required
+from securellm.dashboard.pages import audit, keys, knowledge, models, overview, signin
+from securellm.dashboard.session import SessionRequired, session_required
+from securellm.dashboard.signin_throttle import SigninThrottle
 
 STATIC = Path(__file__).parent / "static"
 
@@ -23,13 +24,14 @@ class Dashboard:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.secure_cookies = settings.gateway.tls_cert_file is not None
-        self.sessions = Sessions()
+        self.signin_throttle = SigninThrottle()
 
 
 def page_routes() -> list[BaseRoute]:
     return [
         *signin.routes,
         *overview.routes,
+        *keys.routes,
         *audit.routes,
         *models.routes,
         *knowledge.routes,

@@ -1,12 +1,12 @@
 """Dashboard sessions: a signed-in admin, its CSRF token, and the checks pages call.
 
-The cookie holds only a random session id; everything else stays on the server.
+The cookie holds only a random session id; everything else stays on the server, in the
+gateway's database (:mod:`securellm.dashboard.sessions_store`).
 """
 
 from __future__ import annotations
 
 import hmac
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -14,8 +14,12 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from securellm.gateway.keys import MASTER_ID, KeyNotFound
+from securellm.gateway.state import gateway_state
+
 if TYPE_CHECKING:
     from securellm.dashboard.app import Dashboard
+    from securellm.dashboard.sessions_store import SessionStore
 
 COOKIE = "securellm_session"
 CSRF_HEADER = "x-csrf-token"
@@ -34,33 +38,6 @@ class Session:
     created_at: float = field(default_factory=time.time)
 
 
-class Sessions:
-    """In-process session table (placeholder for the database-backed store)."""
-
-    def __init__(self) -> None:
-        self._by_id: dict[str, Session] = {}
-
-    async def open(self, key_id: str, key_name: str) -> Session:
-        session = Session(
-            id=secrets.token_urlsafe(32),
-            key_id=key_id,
-            key_name=key_name,
-            csrf=secrets.token_urlsafe(32),
-            expires_at=time.time() + LIFETIME_S,
-        )
-        self._by_id[session.id] = session
-        return session
-
-    async def get(self, session_id: str) -> Session | None:
-        session = self._by_id.get(session_id)
-        if session is None or session.expires_at <= time.time():
-            return None
-        return session
-
-    async def close(self, session_id: str) -> None:
-        self._by_id.pop(session_id, None)
-
-
 class SessionRequired(Exception):
     """No valid session (or a state change without its CSRF token)."""
 
@@ -69,6 +46,28 @@ class SessionRequired(Exception):
         self.api = api
         self.status = status
         self.message = message
+
+
+def sessions_of(request: Request) -> SessionStore:
+    """The database-backed session store of this gateway (shared by its workers)."""
+    from securellm.dashboard.sessions_store import SessionStore
+
+    return SessionStore(gateway_state(request).engine)
+
+
+async def _live_session(request: Request, session_id: str) -> Session | None:
+    """The session, if its key may still sign in (not revoked, expired, nor demoted)."""
+    session = await sessions_of(request).get(session_id)
+    if session is None or session.key_id == MASTER_ID:
+        return session
+    try:
+        record = await gateway_state(request).keys.get(session.key_id)
+    except KeyNotFound:
+        record = None
+    if record is None or record.revoked or record.is_expired() or not record.is_admin:
+        await sessions_of(request).close_for_key(session.key_id)
+        return None
+    return session
 
 
 def dashboard_of(request: Request) -> Dashboard:
@@ -87,7 +86,7 @@ async def require_session(request: Request) -> Session:
     ``X-CSRF-Token`` or form field ``csrf_token``), else 403.
     """
     session_id = request.cookies.get(COOKIE)
-    session = await dashboard_of(request).sessions.get(session_id) if session_id else None
+    session = await _live_session(request, session_id) if session_id else None
     if session is None:
         raise SessionRequired(api=is_api(request))
     if request.method not in SAFE_METHODS:

@@ -64,7 +64,9 @@ class Authenticator:
         """After :meth:`authenticate` (which answers 401 to a missing or wrong key): a valid
         virtual key is known but not allowed here, so 403."""
         if not record.is_admin:
-            raise AdminRequired("this endpoint needs the master key; this key is not allowed")
+            raise AdminRequired(
+                "this endpoint needs the master key or an admin key; this key is not allowed"
+            )
 
     def forget(self, key_id: str) -> None:
         """Drop a key from the cache (after a revoke, update or regenerate) so the change

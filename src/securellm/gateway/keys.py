@@ -29,6 +29,7 @@ KEY_PREFIX = "sk-sl-"
 MAX_BUDGET_USD = 1e9
 KEY_ID = re.compile(r"key_[0-9a-f]{16}")
 BudgetPeriod = Literal["day", "month", "total"]
+MASTER_ID = "master"
 
 
 def hash_key(plaintext: str) -> str:
@@ -56,6 +57,11 @@ class KeyRecord:
     prefix: str = ""
     is_admin: bool = False
 
+    @property
+    def is_master(self) -> bool:
+        """The master key: no limits. An admin virtual key keeps its own limits."""
+        return self.id == MASTER_ID
+
     def allows_model(self, public_id: str) -> bool:
         """A key limited to some models may use those (glob patterns allowed) and nothing else."""
         if self.models is None:
@@ -82,6 +88,7 @@ class KeyRecord:
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "revoked": self.revoked,
             "created_at": self.created_at.isoformat(),
+            "admin": self.is_admin,
         }
 
     def describe(self) -> str:
@@ -90,7 +97,7 @@ class KeyRecord:
         return f"{self.id} ({self.prefix}…, created {self.created_at:%Y-%m-%d}{state})"
 
 
-MASTER = KeyRecord(id="master", name="master", is_admin=True)
+MASTER = KeyRecord(id=MASTER_ID, name="master", is_admin=True)
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ class NewKey:
     log_content: bool = False
     cache_enabled: bool = True
     expires_at: datetime | None = None
+    admin: bool = False
 
 
 class Unset(enum.Enum):
@@ -214,6 +222,7 @@ class KeyStore:
             cache_enabled=spec.cache_enabled,
             expires_at=_check_expiry(spec.expires_at),
             prefix=plaintext[: len(KEY_PREFIX) + 4],
+            is_admin=spec.admin,
         )
         row = _row_of(record)
         row.update(key_hash=hash_key(plaintext), active_name=record.name)
@@ -290,7 +299,7 @@ class KeyStore:
         elif updated.budget_period is None:
             updated = replace(updated, budget_period="total")
         row = _row_of(updated)
-        for fixed in ("id", "name", "prefix", "revoked", "created_at"):
+        for fixed in ("id", "name", "prefix", "revoked", "created_at", "admin"):
             del row[fixed]
         async with self.engine.begin() as conn:
             await conn.execute(update(api_keys).where(api_keys.c.id == record.id).values(**row))
@@ -338,6 +347,7 @@ def _row_of(record: KeyRecord) -> dict[str, Any]:
         "expires_at": record.expires_at,
         "revoked": record.revoked,
         "created_at": record.created_at,
+        "admin": record.is_admin,
     }
 
 
@@ -366,4 +376,5 @@ def _record_of(row: Any) -> KeyRecord:
         expires_at=_aware(row["expires_at"]),
         revoked=bool(row["revoked"]),
         created_at=created or datetime.now(UTC),
+        is_admin=bool(row["admin"]),
     )

@@ -40,6 +40,8 @@ api_keys = Table(
     Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # May use /admin/* and sign in to the dashboard, like the master key (its limits stay).
+    Column("admin", Boolean, nullable=False, default=False),
     Index("uq_api_keys_active_name", "active_name", unique=True),
 )
 
@@ -102,4 +104,19 @@ responses = Table(
     Column("body", Text, nullable=True),
     Column("input_items", Text, nullable=True),
     Index("ix_responses_expires_at", "expires_at"),
+)
+
+# Signed-in dashboard sessions, shared by every gateway worker: the cookie's random id is
+# kept only as its SHA-256; revoked on sign-out and when the key is revoked or regenerated.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("key_id", String(40), nullable=False),
+    Column("key_name", String(128), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Index("ix_dashboard_sessions_key_id", "key_id"),
 )

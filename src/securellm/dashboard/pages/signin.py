@@ -8,8 +8,16 @@ from starlette.routing import Route
 
 from securellm.core.errors import AuthenticationFailed
 from securellm.dashboard.render import page
-from securellm.dashboard.session import COOKIE, LIFETIME_S, dashboard_of, require_session
-from securellm.gateway.state import gateway_state
+from securellm.dashboard.session import (
+    COOKIE,
+    LIFETIME_S,
+    dashboard_of,
+    require_session,
+    sessions_of,
+)
+from securellm.gateway.context import RequestContext
+from securellm.gateway.service import serve
+from securellm.gateway.state import GatewayState
 
 
 def _next_path(value: object) -> str:
@@ -23,19 +31,41 @@ async def signin_form(request: Request) -> Response:
 
 
 async def signin(request: Request) -> Response:
+    """Sign in through :func:`serve`, so every attempt lands in the audit trail (endpoint
+    ``ui_signin``; the key presented never does)."""
+
+    async def work(ctx: RequestContext, state: GatewayState, req: Request) -> Response:
+        return await _signin(ctx, state, req)
+
+    return await serve(request, "ui_signin", "openai", work)
+
+
+async def _signin(ctx: RequestContext, state: GatewayState, request: Request) -> Response:
+    throttle = dashboard_of(request).signin_throttle
+    client = ctx.client_ip or "unknown"
     form = await request.form()
     target = _next_path(form.get("next"))
-    auth = gateway_state(request).auth
+    wait = throttle.retry_after(client)
+    if wait is not None:
+        ctx.status, ctx.error, ctx.outcome = 429, "too many failed sign-ins", "refused"
+        error = f"Too many failed sign-ins from this address: try again in {wait} s."
+        reply = page(request, "signin.html", None, next=target, error=error, status=429)
+        reply.headers["retry-after"] = str(wait)
+        return reply
     try:
-        record = await auth.authenticate({"authorization": f"Bearer {form.get('key', '')}"})
+        record = await state.auth.authenticate({"authorization": f"Bearer {form.get('key', '')}"})
     except AuthenticationFailed:
         record = None
     if record is None or not record.is_admin:
+        throttle.failed(client)
+        ctx.status, ctx.error, ctx.outcome = 401, "dashboard sign-in refused", "refused"
         error = "That key cannot sign in here (the master key or an admin key is needed)."
         return page(request, "signin.html", None, next=target, error=error, status=401)
-    session = await dashboard_of(request).sessions.open(record.id, record.name)
-    reply = RedirectResponse(target, status_code=303)
-    reply.set_cookie(
+    ctx.key = record
+    session = await sessions_of(request).open(record.id, record.name)
+    ctx.status = 303
+    redirect = RedirectResponse(target, status_code=303)
+    redirect.set_cookie(
         COOKIE,
         session.id,
         max_age=LIFETIME_S,
@@ -44,12 +74,12 @@ async def signin(request: Request) -> Response:
         secure=dashboard_of(request).secure_cookies,
         samesite="strict",
     )
-    return reply
+    return redirect
 
 
 async def signout(request: Request) -> Response:
     session = await require_session(request)
-    await dashboard_of(request).sessions.close(session.id)
+    await sessions_of(request).close(session.id)
     reply = RedirectResponse("/ui/login", status_code=303)
     reply.delete_cookie(COOKIE, path="/ui")
     return reply

@@ -86,7 +86,7 @@ class SecurityAdmission:
                     backend, [b for b in buckets if b.kind == "tokens"], concurrency
                 )
         ctx.reservation = reservation
-        if key.budget_usd is not None and not key.is_admin:
+        if key.budget_usd is not None and not key.is_master:
             try:
                 reservation.hold = await self.budgets.reserve(ctx, route, body)
             except SecureLLMError:

@@ -46,7 +46,7 @@ class LimitPlan:
     def buckets(
         self, key: KeyRecord, provider: str, public_model: str, qualified: str, tokens: int
     ) -> list[Bucket]:
-        cache_key = (key.id, key.rpm, key.tpm, key.is_admin, provider, public_model, qualified)
+        cache_key = (key.id, key.rpm, key.tpm, key.is_master, provider, public_model, qualified)
         template = self._templates.get(cache_key)
         if template is None:
             if len(self._templates) >= CACHE_MAX:
@@ -61,7 +61,7 @@ class LimitPlan:
         self, key: KeyRecord, provider: str, public_model: str, qualified: str
     ) -> Template:
         found: list[Bucket | None] = []
-        if not key.is_admin:
+        if not key.is_master:
             found += [
                 self._bucket(f"key:{key.id}:req", "key", "requests", key.rpm, None),
                 self._bucket(f"key:{key.id}:tok", "key", "tokens", key.tpm, None),
@@ -87,6 +87,6 @@ class LimitPlan:
 
     @staticmethod
     def concurrency(key: KeyRecord, request_id: str) -> Concurrency | None:
-        if key.max_concurrency is None or key.is_admin:
+        if key.max_concurrency is None or key.is_master:
             return None
         return Concurrency(f"key:{key.id}", key.max_concurrency, request_id)

@@ -1,4 +1,4 @@
-"""Admin endpoints under the master key: manage virtual keys.
+"""Admin endpoints under the master key or an admin virtual key: manage virtual keys.
 
 A missing or wrong key gets 401, a valid key that is not the master key 403. Key names are
 unique among live keys (409 ``key_name_taken``); a name several keys share from before
@@ -43,6 +43,7 @@ class KeyRequest(BaseModel):
     log_content: bool = False
     cache_enabled: bool = True
     expires_at: datetime | None = None
+    admin: bool = False
 
 
 class KeyUpdateRequest(BaseModel):
@@ -112,6 +113,7 @@ async def create_key(request: Request) -> Response:
                 log_content=spec.log_content,
                 cache_enabled=spec.cache_enabled,
                 expires_at=spec.expires_at,
+                admin=spec.admin,
             )
         )
         return _json({**record.public_dict(), "key": plaintext}, status=201)
