@@ -8,6 +8,7 @@ refused with the candidates, to be named by id.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -147,10 +148,18 @@ def create(
 
 
 @keys_app.command("list")
-def list_keys(config: ConfigOption = None) -> None:
+def list_keys(
+    config: ConfigOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON array, full ids (for scripts and pipes).")
+    ] = False,
+) -> None:
     """List keys (never their secret)."""
     settings = settings_or_exit(config)
     records = _with_store(settings, lambda store: store.list())
+    if as_json:
+        typer.echo(json.dumps([r.public_dict() for r in records], indent=2))
+        return
     table = Table("id", "name", "prefix", "models", "rpm", "tpm", "budget", "expires", "state")
     for r in records:
         table.add_row(
