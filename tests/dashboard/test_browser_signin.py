@@ -14,7 +14,7 @@ def test_signing_in_in_a_browser_lands_on_the_overview(
 ) -> None:
     sign_in(page, gateway_url)
     assert page.locator("h1").inner_text() == "Overview"
-    assert screenshot(page, shots, "overview").stat().st_size > 0
+    assert screenshot(page, shots, "signed-in").stat().st_size > 0
 
 
 def test_after_signing_out_the_browser_is_sent_back_to_sign_in(
