@@ -86,3 +86,59 @@ def test_revoking_an_unknown_key_gets_404(ui: Ui) -> None:
 
 def test_creating_without_the_csrf_token_is_refused(ui: Ui) -> None:
     assert ui[0].post("/ui/keys", data={"name": "x"}).status_code == 403
+
+
+def _edit(ui: Ui, key_id: object, **fields: str) -> httpx.Response:
+    client, csrf = ui
+    return client.post(f"/ui/keys/{key_id}/edit", data={"csrf_token": csrf, **fields})
+
+
+def test_editing_limits_budget_and_expiry_changes_them_for_the_admin_api(
+    ui: Ui, gateway_url: str
+) -> None:
+    _create(ui, rpm="60")
+    key_id = _listed(gateway_url)[0]["id"]
+    form = ui[0].get(f"/ui/keys/{key_id}/edit").text
+    assert 'value="60"' in form
+    reply = _edit(
+        ui,
+        key_id,
+        rpm="120",
+        tpm="",
+        budget_usd="7.5",
+        period="month",
+        expires="2099-01-31",
+        models="local/*, fast",
+    )
+    assert reply.status_code == 303  # back to the list
+    key = _listed(gateway_url)[0]
+    assert (key["rpm"], key["budget_usd"], key["period"]) == (120, 7.5, "month")
+    assert str(key["expires_at"]).startswith("2099-01-31")
+    assert key["models"] == ["local/*", "fast"]
+
+
+def test_a_blank_field_in_the_edit_form_removes_that_limit(ui: Ui, gateway_url: str) -> None:
+    _create(ui, rpm="60", tpm="1000")
+    key_id = _listed(gateway_url)[0]["id"]
+    _edit(ui, key_id, rpm="", tpm="1000")
+    key = _listed(gateway_url)[0]
+    assert (key["rpm"], key["tpm"]) == (None, 1000)
+
+
+def test_an_expiry_in_the_past_gets_the_form_again_with_400(ui: Ui, gateway_url: str) -> None:
+    _create(ui)
+    key_id = _listed(gateway_url)[0]["id"]
+    reply = _edit(ui, key_id, expires="2001-01-01")
+    assert reply.status_code == 400
+    assert "expires must be in the future" in reply.text
+
+
+def test_editing_an_unknown_key_gets_404(ui: Ui) -> None:
+    assert _edit(ui, "key_0000000000000000", rpm="5").status_code == 404
+
+
+def test_editing_without_the_csrf_token_is_refused(ui: Ui, gateway_url: str) -> None:
+    _create(ui, rpm="60")
+    key_id = _listed(gateway_url)[0]["id"]
+    assert ui[0].post(f"/ui/keys/{key_id}/edit", data={"rpm": "1"}).status_code == 403
+    assert _listed(gateway_url)[0]["rpm"] == 60

@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from securellm.core.errors import SecureLLMError
-from securellm.dashboard.data.keys import key_rows, new_key_of
+from securellm.dashboard.data.keys import key_rows, new_key_of, update_of
 from securellm.dashboard.render import page
 from securellm.dashboard.session import Session, require_session, sessions_of
 from securellm.gateway.keys import KeyNotFound, KeyRecord
@@ -76,9 +76,45 @@ async def regenerate_key(request: Request) -> Response:
     return await _act(request, "regenerate")
 
 
+async def edit_form(request: Request) -> Response:
+    session = await require_session(request)
+    key_id = request.path_params["key_id"]
+    try:
+        record = await gateway_state(request).keys.get(key_id)
+    except KeyNotFound:
+        return await _listing(request, session, status=404, error=f"no key {key_id!r}")
+    return page(request, "keys_edit.html", session, active="keys", key=record, error="")
+
+
+async def edit_key(request: Request) -> Response:
+    session = await require_session(request)
+    state = gateway_state(request)
+    key_id = request.path_params["key_id"]
+    form = {k: str(v) for k, v in (await request.form()).items() if k != "csrf_token"}
+    try:
+        record = await state.keys.update(key_id, update_of(form))
+    except KeyNotFound:
+        return await _listing(request, session, status=404, error=f"no key {key_id!r}")
+    except SecureLLMError as exc:
+        current = await state.keys.get(key_id)
+        return page(
+            request,
+            "keys_edit.html",
+            session,
+            active="keys",
+            key=current,
+            error=exc.message,
+            status=exc.status,
+        )
+    state.auth.forget(record.id)
+    return RedirectResponse(f"/ui/keys#{record.id}", status_code=303)
+
+
 routes = [
     Route("/keys", keys_page, methods=["GET"]),
     Route("/keys", create_key, methods=["POST"]),
     Route("/keys/{key_id}/revoke", revoke_key, methods=["POST"]),
     Route("/keys/{key_id}/regenerate", regenerate_key, methods=["POST"]),
+    Route("/keys/{key_id}/edit", edit_form, methods=["GET"]),
+    Route("/keys/{key_id}/edit", edit_key, methods=["POST"]),
 ]
