@@ -19,12 +19,31 @@ from securellm.dashboard.data.audit import (
 from securellm.dashboard.data.audit_export import export_csv, export_jsonl
 from securellm.dashboard.data.audit_verify import Verification
 from securellm.dashboard.render import page, templates
-from securellm.dashboard.session import require_session
+from securellm.dashboard.session import Session, require_session
 from securellm.gateway.state import gateway_state
 
 
 def audit_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _bad_filter(
+    request: Request, session: Session, params: dict[str, str], exc: BadFilter
+) -> Response:
+    """The audit page again, with the filters as typed and what is wrong with them (400)."""
+    return page(
+        request,
+        "audit.html",
+        session,
+        verification=verification_of(request),
+        active="audit",
+        audit_time=audit_time,
+        status=400,
+        error=str(exc),
+        rows=[],
+        form={name: params.get(name, "") for name in FIELDS},
+        next_url=None,
+    )
 
 
 async def audit_list(request: Request) -> Response:
@@ -33,20 +52,7 @@ async def audit_list(request: Request) -> Response:
     try:
         data = await audit_page(gateway_state(request), params)
     except BadFilter as exc:
-        form = {name: params.get(name, "") for name in FIELDS}
-        return page(
-            request,
-            "audit.html",
-            session,
-            verification=verification_of(request),
-            active="audit",
-            audit_time=audit_time,
-            status=400,
-            error=str(exc),
-            rows=[],
-            form=form,
-            next_url=None,
-        )
+        return _bad_filter(request, session, params, exc)
     return page(
         request,
         "audit.html",
@@ -101,20 +107,7 @@ async def audit_export(request: Request) -> Response:
     try:
         flt = replace(await audit_filter(state, params), limit=None)
     except BadFilter as exc:
-        form = {name: params.get(name, "") for name in FIELDS}
-        return page(
-            request,
-            "audit.html",
-            session,
-            verification=verification_of(request),
-            active="audit",
-            audit_time=audit_time,
-            status=400,
-            error=str(exc),
-            rows=[],
-            form=form,
-            next_url=None,
-        )
+        return _bad_filter(request, session, params, exc)
     body = export_csv(state, flt) if kind == "csv" else export_jsonl(state, flt)
     media = "text/csv; charset=utf-8" if kind == "csv" else "application/x-ndjson"
     disposition = f'attachment; filename="audit.{kind}"'
