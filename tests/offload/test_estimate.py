@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from securellm.core.config.offload import OffloadSettings
 from securellm.offload.estimate import (
     MIB,
     Buffers,
@@ -11,6 +12,7 @@ from securellm.offload.estimate import (
     LoadParams,
     estimate,
     kv_bytes,
+    output_bytes,
     raw_buffers,
     swa_layers,
 )
@@ -107,3 +109,28 @@ def test_calibration_scales_to_other_params() -> None:
 def test_overhead_is_added_once() -> None:
     result = estimate(GEMMA3, LoadParams(ctx=2048), 300)
     assert result.total_mib == round(result.buffers.total + 300)
+
+
+def test_embedding_mode_output_buffer_matches_llama_cpp_pythons_log() -> None:
+    # llama-cpp-python --embedding True, n_ctx 1024: "CPU output buffer size = 256.62 MiB"
+    output = output_bytes(GEMMA3, LoadParams(ctx=1024, embeddings=True)) / MIB
+    assert round(output, 2) == 256.62
+
+
+def test_without_embeddings_the_output_buffer_is_one_row_of_logits() -> None:
+    # the same server without --embedding: "CPU output buffer size = 1.00 MiB"
+    assert output_bytes(GEMMA3, LoadParams(ctx=1024)) / MIB == 1.0
+
+
+def test_the_output_buffer_is_host_memory_not_part_of_the_device_total() -> None:
+    with_embeddings = raw_buffers(GEMMA3, LoadParams(ctx=1024, embeddings=True))
+    without = raw_buffers(GEMMA3, LoadParams(ctx=1024))
+    assert with_embeddings.total == without.total
+    assert with_embeddings.output > 250
+
+
+def test_the_default_model_server_command_serves_embeddings() -> None:
+    assert OffloadSettings().serves_embeddings
+    assert not OffloadSettings(
+        llamacpp_command=("llama-server", "-m", "{model}", "--port", "{port}")
+    ).serves_embeddings

@@ -27,6 +27,7 @@ def load_params(settings: OffloadSettings, record: ModelRecord) -> LoadParams:
         flash_attn=settings.flash_attn,
         swa_full=settings.swa_full,
         ngl=999 if policy.ngl is None else policy.ngl,
+        embeddings=settings.serves_embeddings,
     )
 
 

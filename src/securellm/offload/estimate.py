@@ -30,6 +30,10 @@ CACHE_TYPE_BYTES: dict[str, float] = {
 SWA_PATTERNS: dict[str, int] = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "cohere2": 4, "exaone4": 4}
 
 
+EMBEDDING_N_BATCH = 512  # llama-cpp-python's default n_batch
+MAX_PARALLEL_SEQUENCES = 256  # llama.cpp's llama_max_parallel_sequences()
+
+
 @dataclass(frozen=True)
 class LoadParams:
     """How a model is loaded; the estimate depends on every field."""
@@ -42,6 +46,7 @@ class LoadParams:
     flash_attn: bool = False
     swa_full: bool = True
     ngl: int = 999
+    embeddings: bool = False  # the server also answers /v1/embeddings (a larger output buffer)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,7 +54,11 @@ class LoadParams:
 
 @dataclass(frozen=True)
 class Buffers:
-    """Sizes in MiB of what llama.cpp allocates on the device."""
+    """Sizes in MiB of what llama.cpp allocates for a model.
+
+    ``output`` (logits, and embeddings when on) lives in host memory (llama.cpp puts it in
+    the GPU's pinned host buffer type), so it is not part of ``total``, the device figure.
+    """
 
     weights: float
     kv: float
@@ -58,7 +67,7 @@ class Buffers:
 
     @property
     def total(self) -> float:
-        return self.weights + self.kv + self.compute + self.output
+        return self.weights + self.kv + self.compute
 
     def to_json(self) -> dict[str, float]:
         return {k: round(v, 2) for k, v in asdict(self).items()}
@@ -159,9 +168,23 @@ def compute_bytes(meta: ModelMeta, params: LoadParams) -> float:
     return max(logits, attention, ffn) + activations
 
 
+def output_bytes(meta: ModelMeta, params: LoadParams) -> float:
+    """The output buffer: F32 logits per sequence, and with embeddings on an embedding too.
+
+    llama-cpp-python's server in embedding mode reserves ``min(n_batch, 256)`` sequences
+    (its ``n_seq_max``), each with logits and an embedding: 256.6 MiB for Gemma 3 270M's
+    262,144-token vocabulary, against 1 MiB without (measured from its log).
+    """
+    vocab = meta.vocab_size or 0
+    if not params.embeddings:
+        return 4.0 * vocab * params.parallel
+    rows = min(params.ctx, EMBEDDING_N_BATCH, MAX_PARALLEL_SEQUENCES)
+    return 4.0 * (vocab + (meta.embedding_length or 0)) * rows
+
+
 def raw_buffers(meta: ModelMeta, params: LoadParams) -> Buffers:
     """The uncalibrated prediction."""
-    output = 4.0 * (meta.vocab_size or 0) * params.parallel
+    output = output_bytes(meta, params)
     return Buffers(
         weights=weight_bytes(meta, params) / MIB,
         kv=kv_bytes(meta, params) / MIB,

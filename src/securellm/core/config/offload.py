@@ -118,6 +118,18 @@ class OffloadSettings(Section):
     build_mode_threshold_mib: int = Field(default=512, ge=0)
     build_mode_wait_s: float = Field(default=30.0, ge=0)
 
+    @property
+    def serves_embeddings(self) -> bool:
+        """The model server command turns embeddings on (llama-cpp-python's ``--embedding
+        True`` or llama-server's ``--embeddings``)."""
+        args = self.llamacpp_command
+        for i, arg in enumerate(args):
+            if arg == "--embeddings":
+                return True
+            if arg == "--embedding" and i + 1 < len(args) and args[i + 1].lower() == "true":
+                return True
+        return False
+
     @field_validator("llamacpp_command")
     @classmethod
     def _known_placeholders(cls, argv: tuple[str, ...]) -> tuple[str, ...]:
